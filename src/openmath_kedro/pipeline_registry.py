@@ -1,4 +1,5 @@
 """Project pipelines."""
+
 from __future__ import annotations
 
 from kedro.framework.project import find_pipelines
@@ -6,11 +7,7 @@ from kedro.pipeline import Pipeline
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register the project's pipelines.
-
-    Returns:
-        A mapping from pipeline names to ``Pipeline`` objects.
-    """
+    """Every pipeline under ``pipelines/`` by its folder name, and ``__default__``: the whole recipe."""
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(pipelines.values())
+    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

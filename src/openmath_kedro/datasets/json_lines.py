@@ -25,6 +25,10 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         self._filepath = Path(filepath)
         self.metadata = metadata
 
+    @property
+    def filepath(self) -> Path:
+        return self._filepath
+
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath)}
 

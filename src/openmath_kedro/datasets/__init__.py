@@ -1,0 +1,15 @@
+"""Custom Kedro datasets of the project."""
+
+from .json_lines import JSONLinesDataset
+from .model_directory import LoadedModel, ModelDirectory, ModelDirectoryDataset, ModelSourceDataset
+from .verified_file import RawFile, VerifiedFileDataset
+
+__all__ = [
+    "JSONLinesDataset",
+    "LoadedModel",
+    "ModelDirectory",
+    "ModelDirectoryDataset",
+    "ModelSourceDataset",
+    "RawFile",
+    "VerifiedFileDataset",
+]

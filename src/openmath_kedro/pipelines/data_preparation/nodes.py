@@ -1,0 +1,371 @@
+"""Nodes of the data_preparation pipeline: raw benchmark files -> normalized problem tables.
+
+Every table has the columns of DESIGN.md §3: ``id`` (``benchmark/split/index``), ``benchmark``,
+``split``, ``problem`` (the full text the model sees), ``expected_answer`` (a string, taken the way
+the benchmark defines it), ``reference_solution`` (or None) and ``metadata`` (a dict).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from typing import Any
+
+import pandas as pd
+
+from openmath_kedro.datasets.verified_file import RawFile
+from openmath_kedro.params import DataPreparationParams
+
+from .raw_formats import (
+    RawDataError,
+    SourceRecord,
+    read_asdiv_xml,
+    read_csv,
+    read_json_document,
+    read_json_lines,
+)
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_COLUMNS = ["id", "benchmark", "split", "problem", "expected_answer", "reference_solution", "metadata"]
+
+MATH_SUBJECTS = {
+    # file stem in the raw data -> subject name as MATH writes it
+    "algebra": "Algebra",
+    "counting_and_probability": "Counting & Probability",
+    "geometry": "Geometry",
+    "intermediate_algebra": "Intermediate Algebra",
+    "number_theory": "Number Theory",
+    "prealgebra": "Prealgebra",
+    "precalculus": "Precalculus",
+}
+
+
+def prepare_gsm8k(train: RawFile, test: RawFile, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """GSM8K: the final answer follows ``####`` in the solution (thousands separators removed)."""
+
+    def split_table(raw: RawFile, split: str) -> pd.DataFrame:
+        rows = []
+        for index, record in enumerate(read_json_lines(raw)):
+            solution = record.get("answer")
+            reasoning, marker, answer = solution.rpartition("####")
+            if not marker or not answer.strip():
+                raise record.error("answer", "no final answer after '####'")
+            rows.append(
+                _problem(
+                    benchmark="gsm8k",
+                    split=split,
+                    index=index,
+                    problem=record.get("question"),
+                    expected_answer=answer.strip().replace(",", ""),
+                    reference_solution=reasoning.strip(),
+                )
+            )
+        return _table(rows, benchmark="gsm8k", split=split, params=params)
+
+    return split_table(train, "train"), split_table(test, "test")
+
+
+def prepare_math(params: dict[str, Any], test: RawFile, *train_subject_files: RawFile) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """MATH: the answer is the last ``\\boxed{}`` of the reference solution; level and subject in metadata.
+
+    The train split is the concatenation of the seven per-subject files, in alphabetical subject order.
+    """
+    train_rows: list[dict[str, Any]] = []
+    for raw in sorted(train_subject_files, key=lambda r: r.name):
+        train_rows.extend(_math_rows(read_json_lines(raw), split="train", start=len(train_rows)))
+    test_rows = _math_rows(read_json_lines(test), split="test", start=0)
+    return (
+        _table(train_rows, benchmark="math", split="train", params=params),
+        _table(test_rows, benchmark="math", split="test", params=params),
+    )
+
+
+def prepare_math500(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+    """MATH-500 (PRM800K test split): the file carries the answer; ``unique_id`` names the MATH test problem."""
+    rows = []
+    for index, record in enumerate(read_json_lines(test)):
+        rows.append(
+            _problem(
+                benchmark="math500",
+                split="test",
+                index=index,
+                problem=record.get("problem"),
+                expected_answer=record.get("answer"),
+                reference_solution=record.get("solution"),
+                metadata={
+                    "level": record.get("level", types=int),
+                    "subject": record.get("subject"),
+                    "unique_id": record.get("unique_id"),
+                },
+            )
+        )
+    return _table(rows, benchmark="math500", split="test", params=params)
+
+
+def prepare_svamp(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+    """SVAMP: problem = Body + Question; the numeric ``Answer``."""
+    rows = []
+    for index, record in enumerate(read_json_document(test)):
+        rows.append(
+            _problem(
+                benchmark="svamp",
+                split="test",
+                index=index,
+                problem=_join_sentences(record.get("Body"), record.get("Question")),
+                expected_answer=format_number(record.get("Answer", types=(int, float)), record, "Answer"),
+                reference_solution=None,
+                metadata={
+                    "source_id": record.get("ID"),
+                    "equation": record.get("Equation"),
+                    "type": record.get("Type"),
+                },
+            )
+        )
+    return _table(rows, benchmark="svamp", split="test", params=params)
+
+
+def prepare_gsm_hard(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+    """GSM-Hard: GSM8K test problems with large numbers; the ``target`` computed by the PAL program."""
+    rows = []
+    for index, record in enumerate(read_json_lines(test)):
+        rows.append(
+            _problem(
+                benchmark="gsm_hard",
+                split="test",
+                index=index,
+                problem=record.get("input"),
+                expected_answer=format_number(record.get("target", types=(int, float)), record, "target"),
+                reference_solution=None,
+                metadata={"program": record.get("code")},
+            )
+        )
+    return _table(rows, benchmark="gsm_hard", split="test", params=params)
+
+
+def prepare_asdiv(corpus: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+    """ASDiv: the 2215 problems with a single answer (see the pipeline README for why this set).
+
+    Answers are written ``9 (apples)``; the unit in parentheses goes to metadata.
+    """
+    rows = []
+    for record in read_asdiv_xml(corpus):
+        answer = record.get("Answer")
+        if ";" in answer:  # several answers ("5 (years old); 15 (years old)"): not in the reported set
+            continue
+        value, unit = _split_asdiv_unit(answer)
+        rows.append(
+            _problem(
+                benchmark="asdiv",
+                split="test",
+                index=len(rows),
+                problem=_join_sentences(record.get("Body"), record.get("Question")),
+                expected_answer=value,
+                reference_solution=None,
+                metadata={
+                    "source_id": record.get("@ID"),
+                    "grade": int(record.get("@Grade")) if record.fields.get("@Grade", "").isdigit() else None,
+                    "solution_type": record.get("Solution-Type"),
+                    "formula": record.fields.get("Formula"),
+                    "unit": unit,
+                },
+            )
+        )
+    return _table(rows, benchmark="asdiv", split="test", params=params)
+
+
+def prepare_algebra222(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+    """ALGEBRA-222: a CSV of question and final answer, with the textbook section in metadata."""
+    rows = []
+    records = read_csv(test, required_columns=("question", "final_answer", "section"))
+    for index, record in enumerate(records):
+        rows.append(
+            _problem(
+                benchmark="algebra222",
+                split="test",
+                index=index,
+                problem=record.get("question"),
+                expected_answer=record.get("final_answer").strip(),
+                reference_solution=None,
+                metadata={"section": record.get("section", allow_empty=True), "source": record.fields.get("source")},
+            )
+        )
+    return _table(rows, benchmark="algebra222", split="test", params=params)
+
+
+def prepare_mawps(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+    """MAWPS: the 2065-problem harness set (AddSub, MultiArith, SingleEq, SingleOp); sub-collection in metadata."""
+    rows = []
+    for index, record in enumerate(read_json_lines(test)):
+        rows.append(
+            _problem(
+                benchmark="mawps",
+                split="test",
+                index=index,
+                problem=record.get("input"),
+                expected_answer=format_number(record.get("target", types=(int, float)), record, "target"),
+                reference_solution=None,
+                metadata={"collection": record.get("type")},
+            )
+        )
+    return _table(rows, benchmark="mawps", split="test", params=params)
+
+
+def prepare_tabmwp(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+    """TabMWP test1k: the problem text includes the table (and the choices of multiple-choice questions)."""
+    rows = []
+    for index, record in enumerate(read_json_document(test)):
+        answer_type = record.get("ans_type")
+        answer = record.get("answer").strip()
+        if answer_type in ("integer_number", "decimal_number"):
+            answer = answer.replace(",", "")
+        rows.append(
+            _problem(
+                benchmark="tabmwp",
+                split="test",
+                index=index,
+                problem=_tabmwp_problem_text(record),
+                expected_answer=answer,
+                reference_solution=record.get("solution"),
+                metadata={
+                    "source_id": record.get("_key"),
+                    "question_type": record.get("ques_type"),
+                    "answer_type": answer_type,
+                    "unit": record.fields.get("unit"),
+                    "choices": record.fields.get("choices"),
+                    "grade": record.fields.get("grade"),
+                },
+            )
+        )
+    return _table(rows, benchmark="tabmwp", split="test", params=params)
+
+
+def extract_last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}``, ``\\fbox{...}`` or ``\\boxed 5``; None if there is none."""
+    matches = list(re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])\s*", text))
+    if not matches:
+        return None
+    start = matches[-1].end()
+    if not text.startswith("{", start):
+        token = re.match(r"[^\s$]+", text[start:])  # "\boxed 2": one token, up to a space or "$"
+        return token.group(0).rstrip(".") if token else None
+    depth = 0
+    for position in range(start, len(text)):
+        if text[position] == "{":
+            depth += 1
+        elif text[position] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : position].strip()
+    return None
+
+
+def format_number(value: float | int, record: SourceRecord, field: str) -> str:
+    """``51.0`` -> ``"51"``, ``2.5`` -> ``"2.5"``: the shortest string that reads back as the same float."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise record.error(field, f"not a finite number: {value}")
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+def _math_rows(records: list[SourceRecord], *, split: str, start: int) -> list[dict[str, Any]]:
+    rows = []
+    for offset, record in enumerate(records):
+        solution = record.get("solution")
+        answer = extract_last_boxed(solution)
+        if answer is None:
+            raise record.error("solution", "no \\boxed{...} answer in the reference solution")
+        if not answer:
+            # MATH itself has a few empty boxes (train, number theory: "there are $\\boxed{}$ primes").
+            # The problem stays (the split keeps its size) but has no answer to grade against.
+            logger.warning("%s, %s: empty \\boxed{} in the reference solution; expected_answer is None",
+                           record.file, record.location)
+            answer = None
+        level_text = record.get("level")
+        level_match = re.fullmatch(r"Level (\d)", level_text)
+        rows.append(
+            _problem(
+                benchmark="math",
+                split=split,
+                index=start + offset,
+                problem=record.get("problem"),
+                expected_answer=answer,
+                reference_solution=solution,
+                metadata={
+                    "level": int(level_match.group(1)) if level_match else None,
+                    "subject": record.get("type"),
+                },
+            )
+        )
+    return rows
+
+
+def _split_asdiv_unit(answer: str) -> tuple[str, str | None]:
+    match = re.fullmatch(r"(.*?)\s*\(([^()]*)\)", answer)
+    return (match.group(1).strip(), match.group(2).strip()) if match else (answer.strip(), None)
+
+
+def _tabmwp_problem_text(record: SourceRecord) -> str:
+    title = record.fields.get("table_title")
+    table = record.get("table")
+    parts = ["Read the table, then answer the question.", ""]
+    parts.append(f"Table: {title}" if title else "Table:")
+    parts.extend([table, "", f"Question: {record.get('question')}"])
+    unit = record.fields.get("unit")
+    if unit:
+        parts.append(f"(Unit: {unit})")
+    choices = record.fields.get("choices")
+    if choices:
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+            raise record.error("choices", "expected a list of strings")
+        parts.append("Choices: " + ", ".join(choices))
+    return "\n".join(parts)
+
+
+def _join_sentences(body: str, question: str) -> str:
+    body = body.strip()
+    # SVAMP bodies often lack the final period before the question.
+    if body and body[-1] not in ".?!":
+        body += "."
+    return f"{body} {question.strip()}"
+
+
+def _problem(
+    *,
+    benchmark: str,
+    split: str,
+    index: int,
+    problem: str,
+    expected_answer: str | None,
+    reference_solution: str | None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": f"{benchmark}/{split}/{index}",
+        "benchmark": benchmark,
+        "split": split,
+        "problem": problem.strip(),
+        "expected_answer": expected_answer,
+        "reference_solution": reference_solution,
+        "metadata": metadata or {},
+    }
+
+
+def _table(rows: list[dict[str, Any]], *, benchmark: str, split: str, params: dict[str, Any]) -> pd.DataFrame:
+    settings = DataPreparationParams.model_validate(params)
+    expected = settings.expected_counts.get(benchmark, {}).get(split)
+    if expected is None:
+        raise ValueError(f"data_preparation.expected_counts has no entry for {benchmark}.{split}")
+    if len(rows) != expected:
+        message = f"{benchmark} {split}: {len(rows)} problems, expected {expected}"
+        if not settings.allow_count_mismatch:
+            raise RawDataError(
+                file=f"{benchmark}/{split}",
+                problem=f"{len(rows)} problems, expected {expected} (set data_preparation.allow_count_mismatch "
+                "to accept a different file)",
+            )
+        logger.warning("%s; continuing because allow_count_mismatch is set", message)
+    logger.info("%s %s: %d problems", benchmark, split, len(rows))
+    return pd.DataFrame.from_records(rows, columns=PROBLEM_COLUMNS)

@@ -55,7 +55,8 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as stream:
                 for record in data.to_dict(orient="records"):
-                    stream.write(json.dumps(record, ensure_ascii=False, default=_json_default))
+                    record = {key: _missing_to_none(value) for key, value in record.items()}
+                    stream.write(json.dumps(record, ensure_ascii=False, allow_nan=False, default=_json_default))
                     stream.write("\n")
             os.replace(tmp_name, self._filepath)
         finally:
@@ -76,6 +77,13 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 def _shorten(value: Any, limit: int = 300) -> Any:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _missing_to_none(value: Any) -> Any:
+    # pandas stores a missing string as NaN (or pd.NA); JSON has null for that, and no NaN.
+    if value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value
 
 
 def _json_default(value: Any) -> Any:

@@ -155,6 +155,7 @@ class ModelDirectoryDataset(AbstractDataset[LoadedModel, ModelDirectory]):
             raise DatasetError(f"{self._path}: expected a LoadedModel, got {type(data).__name__}")
         self._path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self._path.parent, prefix=f".{self._path.name}."))
+        staging.chmod(0o755)  # mkdtemp makes it private; a checkpoint is meant to be shared
         try:
             data.model.save_pretrained(staging)
             data.tokenizer.save_pretrained(staging)

@@ -1,0 +1,359 @@
+"""Staged equivalence of two extracted answers, cheapest stage first.
+
+exact text -> word answers / choice letters -> rational values (exact; decimals with tolerance; percent
+readings) -> constant values at 50 digits (radicals, pi, logs) -> structures (tuples, intervals, sets, lists,
+matrices, unions) -> expressions with variables at seeded random points -> equations as equations -> sympy.
+
+Everything here but the sympy stage is pure Python and bounded by guards; a pair that needs sympy raises
+``NeedsSymbolic`` in the parent and is re-run with ``symbolic_check`` in a worker process with a hard deadline.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+from openmath_kedro.answers.answer_forms import (
+    AnswerTooComplex,
+    Choice,
+    Form,
+    Matrix,
+    Relation,
+    Scalar,
+    Sequence,
+    SetOf,
+    Text,
+    Union,
+    UnorderedList,
+    parse_answer_form,
+)
+from openmath_kedro.answers.conventions import MODEL_OUTPUT, AnswerConventions
+from openmath_kedro.answers.evaluation import (
+    EvaluationError,
+    ValueTooLarge,
+    approximate,
+    contains_infinity,
+    exact_value,
+    has_decimal,
+    symbols_of,
+)
+from openmath_kedro.answers.latex_expression import Add, Const, Div, Mul, Neg, Node, Sym
+from openmath_kedro.answers.normalization import MAX_ANSWER_CHARS, normalize_answer
+from openmath_kedro.answers.verdict import Stage, Verdict, different, equivalent, refused
+
+SymbolicCheck = Callable[[Node, Node], bool]
+
+EXACT_TOLERANCE = 1e-30  # 50-digit values closer than this are equal (no real answer pair is that close)
+DIFFERENT_TOLERANCE = 1e-12  # farther than this is different; in between, sympy decides
+RANDOM_POINTS = 4
+_WORDY = re.compile(r"[a-zA-Z]{2,}")
+
+
+class NeedsSymbolic(Exception):
+    """Only the sympy stage can decide this pair (raised in the parent, never in a worker)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    equal: bool
+    stage: Stage
+
+
+def compare_answers(
+    prediction: str,
+    gold: str,
+    *,
+    conventions: AnswerConventions = MODEL_OUTPUT,
+    symbolic_check: SymbolicCheck | None = None,
+) -> Verdict:
+    """The verdict for two extracted answers; raises ``NeedsSymbolic`` when only sympy can decide and
+    ``symbolic_check`` is None (the caller then sends the pair to a worker process)."""
+    predicted, expected = normalize_answer(prediction), normalize_answer(gold)
+    if predicted.text == expected.text and predicted.text:
+        return equivalent(Stage.EXACT)
+    if (conventions.text_answers and predicted.text_key and predicted.text_key == expected.text_key
+            and _WORDY.search(predicted.text_key)):
+        return equivalent(Stage.TEXT)
+    if len(predicted.text) > MAX_ANSWER_CHARS or len(expected.text) > MAX_ANSWER_CHARS:
+        return refused(Stage.GUARD, "answer too long")
+    try:
+        predicted_form = parse_answer_form(predicted, conventions.choice_letters)
+        expected_form = parse_answer_form(expected, conventions.choice_letters)
+        decision = FormComparer(conventions, symbolic_check).forms(predicted_form, expected_form)
+    except AnswerTooComplex as error:
+        return refused(Stage.GUARD, str(error))
+    except ValueTooLarge as error:
+        return refused(Stage.GUARD, str(error))
+    except RecursionError:
+        return refused(Stage.GUARD, "expression nested too deeply")
+    return equivalent(decision.stage) if decision.equal else different(decision.stage)
+
+
+@lru_cache(maxsize=262_144)
+def fast_verdict(prediction: str, gold: str, conventions: AnswerConventions = MODEL_OUTPUT) -> Verdict | None:
+    """The verdict from the pure-Python stages, or None when the pair needs the sympy stage (memoized)."""
+    try:
+        return compare_answers(prediction, gold, conventions=conventions)
+    except NeedsSymbolic:
+        return None
+
+
+@lru_cache(maxsize=64)
+def _random_points(symbols: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Seeded points: two with positive values (inside sqrt/log domains), two with mixed signs."""
+    from openmath_kedro.answers.evaluation import _mpmath
+
+    mp = _mpmath()
+    generator = random.Random(20240229 + len(symbols))
+    points = []
+    for index in range(RANDOM_POINTS):
+        point = {}
+        for symbol in symbols:
+            value = Fraction(generator.randint(300_001, 2_400_001), 1_000_000)
+            if index >= 2 and generator.random() < 0.5:
+                value = -value
+            point[symbol] = mp.mpf(value.numerator) / value.denominator
+        points.append(point)
+    return points
+
+
+def _close(first: Any, second: Any, rel_tol: float) -> bool:
+    scale = max(abs(first), abs(second))
+    return abs(first - second) <= rel_tol * scale + 1e-40
+
+
+def _infinity_sign(node: Node) -> int | None:
+    if isinstance(node, Const) and node.name == "inf":
+        return 1
+    if isinstance(node, Neg):
+        inner = _infinity_sign(node.operand)
+        return None if inner is None else -inner
+    return None
+
+
+def _assigned_value(relation: Relation) -> Node | None:
+    """``x = 5``, ``f(x) = 2x``, ``2 + 3 = 5`` -> the right-hand side, compared with a bare answer."""
+    if relation.op != "=":
+        return None
+    lhs = relation.lhs
+    if isinstance(lhs, Sym) or not symbols_of(lhs):
+        return relation.rhs
+    if isinstance(lhs, Mul) and len(lhs.factors) <= 3 and all(isinstance(f, Sym) for f in lhs.factors):
+        return relation.rhs  # f(x) parses as f*x
+    return None
+
+
+class FormComparer:
+    """Compares two parsed answer forms under one set of conventions."""
+
+    def __init__(self, conventions: AnswerConventions, symbolic_check: SymbolicCheck | None) -> None:
+        self.conventions = conventions
+        self.symbolic_check = symbolic_check
+
+    def forms(self, predicted: Form, expected: Form) -> Decision:
+        if isinstance(expected, Choice) or isinstance(predicted, Choice):
+            return self.choices(predicted, expected)
+        if isinstance(predicted, Relation) or isinstance(expected, Relation):
+            return self.relations(predicted, expected)
+        if isinstance(predicted, Text) or isinstance(expected, Text):
+            equal = isinstance(predicted, Text) and isinstance(expected, Text) and predicted.key == expected.key
+            return Decision(equal and self.conventions.text_answers, Stage.TEXT)
+        if isinstance(predicted, Scalar) and isinstance(expected, Scalar):
+            return self.scalars(predicted, expected)
+        return self.structures(predicted, expected)
+
+    # -- letters and words ---------------------------------------------------------------------------------
+    def choices(self, predicted: Form, expected: Form) -> Decision:
+        letters = [_choice_letter(form) for form in (predicted, expected)]
+        return Decision(letters[0] is not None and letters[0] == letters[1], Stage.CHOICE)
+
+    # -- relations -----------------------------------------------------------------------------------------
+    def relations(self, predicted: Form, expected: Form) -> Decision:
+        if isinstance(predicted, Relation) and isinstance(expected, Relation):
+            return self.equations(predicted, expected)
+        relation, other = (predicted, expected) if isinstance(predicted, Relation) else (expected, predicted)
+        assert isinstance(relation, Relation)
+        value = _assigned_value(relation)
+        if value is None or not isinstance(other, Scalar):
+            return Decision(False, Stage.EQUATION)
+        pair = (Scalar(value), other) if relation is predicted else (other, Scalar(value))
+        return self.scalars(*pair)
+
+    def equations(self, predicted: Relation, expected: Relation) -> Decision:
+        if predicted.op != expected.op:
+            return Decision(False, Stage.EQUATION)
+        if predicted.op == "=" and predicted.lhs == expected.lhs and isinstance(predicted.lhs, Sym):
+            # x = 1/3 vs x = 0.3333: the same assignment, compared as values (keeps the decimal tolerance)
+            return self.scalars(Scalar(predicted.rhs), Scalar(expected.rhs))
+        first = Add((predicted.lhs, Neg(predicted.rhs)))
+        second = Add((expected.lhs, Neg(expected.rhs)))
+        symbols = tuple(sorted(symbols_of(first) | symbols_of(second)))
+        if not symbols:
+            return Decision(False, Stage.EQUATION)
+        ratios = []
+        for point in _random_points(symbols):
+            try:
+                numerator, denominator = approximate(first, point), approximate(second, point)
+            except ValueTooLarge:
+                raise
+            except EvaluationError:
+                continue
+            if abs(denominator) < 1e-30 or abs(numerator) < 1e-30:
+                if abs(denominator) < 1e-30 and abs(numerator) < 1e-30:
+                    continue
+                return Decision(False, Stage.EQUATION)
+            ratios.append(numerator / denominator)
+        if len(ratios) < 2:
+            return self.symbolic_or_raise(Div(first, second), Const("ratio"), Stage.EQUATION)
+        same = all(_close(ratio, ratios[0], 1e-20) for ratio in ratios)
+        if predicted.op in ("<", "\\le"):
+            same = same and abs(ratios[0].imag) < 1e-30 and ratios[0].real > 0
+        return Decision(same, Stage.EQUATION)
+
+    # -- numbers and expressions ---------------------------------------------------------------------------
+    def scalars(self, predicted: Scalar, expected: Scalar) -> Decision:
+        a, b = predicted.expr, expected.expr
+        if contains_infinity(a) or contains_infinity(b):
+            signs = _infinity_sign(a), _infinity_sign(b)
+            return Decision(signs[0] is not None and signs[0] == signs[1], Stage.VALUE)
+        tolerant = has_decimal(a) or has_decimal(b)
+        try:
+            exact_a, exact_b = exact_value(a), exact_value(b)
+        except EvaluationError:
+            exact_a = exact_b = None
+        if exact_a is not None and exact_b is not None:
+            readings_a = self.readings(exact_a, predicted.percent)
+            readings_b = self.readings(exact_b, expected.percent)
+            if tolerant:
+                rel_tol = Fraction(self.conventions.rel_tol)
+                equal = any(abs(x - y) <= rel_tol * max(abs(x), abs(y)) for x in readings_a for y in readings_b)
+            else:
+                equal = any(x == y for x in readings_a for y in readings_b)
+            return Decision(equal, Stage.NUMERIC)
+        symbols = tuple(sorted(symbols_of(a) | symbols_of(b)))
+        if not symbols:
+            return self.constant_values(predicted, expected, tolerant)
+        return self.expressions(a, b, symbols, tolerant)
+
+    def readings(self, value: Any, percent: bool) -> tuple[Any, ...]:
+        """A percent answer also reads as a fraction of one: ``25\\%`` is 25 and 0.25."""
+        return (value, value / 100) if percent and self.conventions.percent_reading else (value,)
+
+    def constant_values(self, predicted: Scalar, expected: Scalar, tolerant: bool) -> Decision:
+        try:
+            value_a, value_b = approximate(predicted.expr, {}), approximate(expected.expr, {})
+        except ValueTooLarge:
+            raise
+        except EvaluationError:
+            return self.symbolic_or_raise(predicted.expr, expected.expr, Stage.SYMBOLIC)
+        pairs = [(x, y) for x in self.readings(value_a, predicted.percent)
+                 for y in self.readings(value_b, expected.percent)]
+        if tolerant:
+            return Decision(any(_close(x, y, self.conventions.rel_tol) for x, y in pairs), Stage.VALUE)
+        if any(_close(x, y, EXACT_TOLERANCE) for x, y in pairs):
+            return Decision(True, Stage.VALUE)
+        if all(not _close(x, y, DIFFERENT_TOLERANCE) for x, y in pairs):
+            return Decision(False, Stage.VALUE)
+        return self.symbolic_or_raise(predicted.expr, expected.expr, Stage.SYMBOLIC)
+
+    def expressions(self, a: Node, b: Node, symbols: tuple[str, ...], tolerant: bool) -> Decision:
+        rel_tol = self.conventions.rel_tol if tolerant else EXACT_TOLERANCE
+        agreed = 0
+        undecided = False
+        for point in _random_points(symbols):
+            try:
+                value_a, value_b = approximate(a, point), approximate(b, point)
+            except ValueTooLarge:
+                raise
+            except EvaluationError:
+                continue
+            if _close(value_a, value_b, rel_tol):
+                agreed += 1
+            elif not _close(value_a, value_b, max(rel_tol, DIFFERENT_TOLERANCE)):
+                return Decision(False, Stage.EXPRESSION)
+            else:
+                undecided = True
+        if agreed >= 2 and not undecided:
+            return Decision(True, Stage.EXPRESSION)
+        return self.symbolic_or_raise(a, b, Stage.SYMBOLIC)
+
+    def symbolic_or_raise(self, a: Node, b: Node, stage: Stage) -> Decision:
+        if self.symbolic_check is None:
+            raise NeedsSymbolic
+        return Decision(self.symbolic_check(a, b), Stage.SYMBOLIC)
+
+    # -- structures ----------------------------------------------------------------------------------------
+    def structures(self, predicted: Form, expected: Form) -> Decision:
+        equal = self.structures_equal(predicted, expected)
+        return Decision(equal, Stage.STRUCTURE)
+
+    def structures_equal(self, predicted: Form, expected: Form) -> bool:
+        unordered = (SetOf, UnorderedList)
+        if isinstance(predicted, Sequence) and isinstance(expected, Sequence):
+            return (predicted.opening == expected.opening and predicted.closing == expected.closing
+                    and self.ordered(predicted.items, expected.items))
+        if isinstance(predicted, unordered) and isinstance(expected, unordered):
+            return self.unordered(predicted.items, expected.items)
+        if isinstance(predicted, Union) and isinstance(expected, Union):
+            return self.unordered(predicted.parts, expected.parts)
+        if isinstance(predicted, Matrix) and isinstance(expected, Matrix):
+            return (len(predicted.rows) == len(expected.rows)
+                    and all(self.ordered(row_a, row_b) for row_a, row_b in zip(predicted.rows, expected.rows)))
+        # A vector written as a tuple, a point without parentheses, a one-element set.
+        vector_a, vector_b = _as_vector(predicted), _as_vector(expected)
+        if vector_a is not None and vector_b is not None:
+            return self.ordered(vector_a, vector_b)
+        if isinstance(predicted, SetOf) and len(predicted.items) == 1 and isinstance(expected, Scalar):
+            return self.forms(predicted.items[0], expected).equal
+        if isinstance(expected, SetOf) and len(expected.items) == 1 and isinstance(predicted, Scalar):
+            return self.forms(predicted, expected.items[0]).equal
+        return False
+
+    def ordered(self, items_a: tuple[Form, ...], items_b: tuple[Form, ...]) -> bool:
+        return len(items_a) == len(items_b) and all(
+            self.forms(a, b).equal for a, b in zip(items_a, items_b)
+        )
+
+    def unordered(self, items_a: tuple[Form, ...], items_b: tuple[Form, ...]) -> bool:
+        """Set semantics: every item on each side equals some item on the other."""
+        if not items_a or not items_b:
+            return not items_a and not items_b
+        matched_b = [False] * len(items_b)
+        for a in items_a:
+            found = False
+            for index, b in enumerate(items_b):
+                if self.forms(a, b).equal:
+                    matched_b[index] = found = True
+            if not found:
+                return False
+        return all(matched_b)
+
+
+def _as_vector(form: Form) -> tuple[Form, ...] | None:
+    if isinstance(form, Sequence) and form.opening == "(" and form.closing == ")":
+        return form.items
+    if isinstance(form, UnorderedList):
+        return form.items
+    if isinstance(form, Matrix):
+        if len(form.rows) == 1:
+            return form.rows[0]
+        if all(len(row) == 1 for row in form.rows):
+            return tuple(row[0] for row in form.rows)
+    return None
+
+
+def _choice_letter(form: Form) -> str | None:
+    if isinstance(form, Choice):
+        return form.letter
+    if isinstance(form, Scalar) and isinstance(form.expr, Sym) and len(form.expr.name) == 1:
+        return form.expr.name.upper()
+    if isinstance(form, Scalar) and isinstance(form.expr, Const) and form.expr.name in ("e", "i"):
+        return form.expr.name.upper()
+    if isinstance(form, Text) and len(form.key) == 1:
+        return form.key.upper()
+    return None

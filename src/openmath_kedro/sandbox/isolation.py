@@ -1,0 +1,176 @@
+"""The command line that starts one worker: bubblewrap around the zygote, or the explicit unsafe mode."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import SandboxConfig
+from .zygote import ZYGOTE_CAPABILITIES
+
+INSTALL_HINT = (
+    "bubblewrap (the `bwrap` command) is required to run model-generated code safely. Install it with "
+    "`sudo apt-get install -y bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` (Fedora/RHEL) or "
+    "`sudo pacman -S bubblewrap` (Arch). To run model code WITHOUT any isolation (it can then read your files, "
+    "credentials and network), pass SandboxConfig(unsafe_no_isolation=True)."
+)
+
+SANDBOX_PYTHON = "/opt/python"
+SANDBOX_PACKAGES = "/opt/site-packages"
+_ZYGOTE_SOURCE = Path(__file__).with_name("zygote.py")
+# Each worker's sessions get their own uids; offset by pid so pools of different processes rarely share.
+_uid_ranges = itertools.count(1_000_000 + (os.getpid() % 50_000) * 20_000, 1_000)
+
+
+class SandboxUnavailableError(RuntimeError):
+    """Raised when the isolated sandbox cannot run on this machine."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerCommand:
+    argv: list[str]
+    env: dict[str, str]
+    scratch_dir: str | None = None  # unsafe mode: where sessions get their working directories
+
+
+def allocate_uid_base(sessions_per_worker: int) -> int:
+    if sessions_per_worker + 1 > 1_000:
+        raise ValueError("sessions_per_worker must be below 1000")
+    return next(_uid_ranges)
+
+
+def _find_bwrap(config: SandboxConfig) -> str:
+    path = config.bwrap or shutil.which("bwrap") or next(
+        (p for p in ("/usr/bin/bwrap", "/usr/local/bin/bwrap") if os.access(p, os.X_OK)), None
+    )
+    if not path:
+        raise SandboxUnavailableError(INSTALL_HINT)
+    if os.geteuid() != 0:
+        raise SandboxUnavailableError(
+            "the sandbox gives every solution its own uid, which needs root (as on CI and in containers); "
+            "run as root, or pass SandboxConfig(unsafe_no_isolation=True) to run model code WITHOUT isolation."
+        )
+    return path
+
+
+def _package_dirs(names: tuple[str, ...]) -> list[Path]:
+    """Installed directories (or single files) of the packages, plus their bundled native libraries."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    found: list[Path] = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue  # optional package that is not installed
+        if spec.submodule_search_locations:
+            location = Path(next(iter(spec.submodule_search_locations)))
+        elif spec.origin and spec.origin not in ("built-in", "frozen"):
+            location = Path(spec.origin)
+        else:
+            continue
+        location = location.resolve()
+        if stdlib in location.parents:
+            continue
+        found.append(location)
+        for libs in (location.parent / f"{name}.libs", location.parent / f"{name}_libs"):
+            if libs.is_dir():
+                found.append(libs.resolve())
+    return found
+
+
+def _python_mounts() -> tuple[list[str], str, str]:
+    """bwrap args that show the base interpreter (not a venv, not $HOME) at /opt/python; its path inside."""
+    executable = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    prefix = Path(sys.base_prefix).resolve()
+    if prefix == Path("/usr"):  # a distribution Python: /usr/lib is bound anyway
+        return ["--ro-bind", str(executable), str(executable)], str(executable), ""
+    if prefix not in executable.parents:
+        raise SandboxUnavailableError(f"cannot locate the interpreter of {sys.base_prefix} for the sandbox")
+    inside = f"{SANDBOX_PYTHON}/{executable.relative_to(prefix)}"
+    library_path = f"{SANDBOX_PYTHON}/lib" if (prefix / "lib").is_dir() else ""
+    return ["--ro-bind", str(prefix), SANDBOX_PYTHON], inside, library_path
+
+
+def _system_mounts() -> list[str]:
+    args = ["--ro-bind", "/usr/lib", "/usr/lib"]
+    if os.path.isdir("/usr/lib64"):
+        args += ["--ro-bind", "/usr/lib64", "/usr/lib64"]
+    for top in ("/lib", "/lib64"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def _zygote_config(
+    config: SandboxConfig, *, isolated: bool, uid_base: int, sys_path: list[str], scratch_dir: str = ""
+) -> str:
+    return json.dumps({
+        "isolated": isolated,
+        "limits": config.limits.as_dict(),
+        "uid_base": uid_base,
+        "sessions": config.sessions_per_worker,
+        "preload": list(config.preload),
+        "warm_up": config.warm_up,
+        "sys_path": sys_path,
+        "unsafe_workdir": scratch_dir,
+    })  # fmt: skip
+
+
+def _common_env() -> dict[str, str]:
+    return {
+        "PYTHONHASHSEED": "0",  # the same code prints sets in the same order on every run
+        "OPENBLAS_NUM_THREADS": "1",  # one worker per core; BLAS threads would only fight over them
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+    }
+
+
+def worker_command(config: SandboxConfig, *, uid_base: int) -> WorkerCommand:
+    """The argv (and environment) that starts one worker's zygote."""
+    source = _ZYGOTE_SOURCE.read_text()
+    flags = ["-S", "-s", "-B", "-c", source]
+    packages = _package_dirs(config.packages)
+    if config.unsafe_no_isolation:
+        sys_path = sorted({str(p.parent) for p in packages})
+        env = {**os.environ, **_common_env()}
+        scratch = tempfile.mkdtemp(prefix="openmath-unsafe-sandbox-")
+        zygote_config = _zygote_config(config, isolated=False, uid_base=0, sys_path=sys_path, scratch_dir=scratch)
+        return WorkerCommand(argv=[sys.executable, *flags, zygote_config], env=env, scratch_dir=scratch)
+
+    bwrap = _find_bwrap(config)
+    python_args, python, library_path = _python_mounts()
+    package_args: list[str] = []
+    for path in packages:
+        package_args += ["--ro-bind", str(path), f"{SANDBOX_PACKAGES}/{path.name}"]
+    capabilities = list(itertools.chain.from_iterable(("--cap-add", cap) for cap in ZYGOTE_CAPABILITIES))
+    env = {**_common_env(), "HOME": "/tmp", "TMPDIR": "/tmp", "PATH": f"{Path(python).parent}"}
+    if library_path:
+        env["LD_LIBRARY_PATH"] = library_path
+    env_args = list(itertools.chain.from_iterable(("--setenv", k, v) for k, v in env.items()))
+    argv = [
+        bwrap,
+        # Namespaces: no network at all (only a loopback of its own), own pids, IPC and hostname.
+        "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        "--hostname", "sandbox", "--die-with-parent", "--new-session",
+        # The zygote keeps only what it needs to jail its sessions; the sessions themselves keep nothing.
+        "--cap-drop", "ALL", *capabilities,
+        # Read-only view of the system libraries, the interpreter and the listed packages. Nothing else:
+        # no /etc, no /home or /root, no project directory, no venv, no /var.
+        *_system_mounts(), *python_args, *package_args,
+        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/",
+        "--clearenv", *env_args, "--chdir", "/tmp",
+        python, *flags,
+        _zygote_config(config, isolated=True, uid_base=uid_base, sys_path=[SANDBOX_PACKAGES]),
+    ]  # fmt: skip
+    return WorkerCommand(argv=argv, env={})

@@ -1,0 +1,71 @@
+"""Shared fixtures: where the project and the shared raw benchmark files are."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from openmath_kedro.datasets.verified_file import RawFile, sha256_of
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = (PROJECT_ROOT.parent / "shared" / "datasets").resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    if not (SHARED_DATASETS / "MANIFEST.md").is_file():
+        pytest.fail(f"the shared benchmark files are missing: expected them at {SHARED_DATASETS}")
+    return SHARED_DATASETS
+
+
+@pytest.fixture(scope="session")
+def shared_raw(shared_datasets: Path):
+    """A RawFile of a shared benchmark file, by its path relative to shared/datasets."""
+
+    def load(name: str) -> RawFile:
+        path = shared_datasets / name
+        return RawFile(name=name, path=str(path), sha256=sha256_of(path), content=path.read_bytes())
+
+    return load
+
+
+def make_raw(name: str, text: str) -> RawFile:
+    """A RawFile from literal text, for malformed-input cases."""
+    return RawFile(name=name, path=f"/nowhere/{name}", sha256="0" * 64, content=text.encode())
+
+
+def make_project_copy(root: Path, *, local_globals: str) -> Path:
+    """A throwaway project: the real pyproject, conf and src (linked), its own data/ and conf/local.
+
+    Runs happen with ``root`` as the working directory, so nothing touches the real data/.
+    """
+    root.mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", root / "pyproject.toml")
+    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
+    (root / "conf" / "local").mkdir()
+    (root / "conf" / "local" / "globals.yml").write_text(local_globals)
+    # bootstrap_project wants src/ inside the project; the package itself is imported from the install
+    shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    # the embedded model is looked up in .venv/embedded-model relative to the working directory
+    (root / ".venv").mkdir()
+    (root / ".venv" / "embedded-model").symlink_to(PROJECT_ROOT / ".venv" / "embedded-model")
+    return root
+
+
+@contextlib.contextmanager
+def kedro_session(root: Path, **run_arguments):
+    """Run pipelines of a project copy in a KedroSession, from inside it; yields the run's result."""
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        bootstrap_project(root)
+        with KedroSession.create(project_path=root) as session:
+            yield session.run(**run_arguments)
+    finally:
+        os.chdir(previous)

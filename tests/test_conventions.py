@@ -1,0 +1,131 @@
+"""Project conventions: dataset and parameter naming, catalog layout, import contracts."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from kedro.framework.project import pipelines
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro.io import MemoryDataset
+
+from openmath_kedro.params import PARAMETER_MODELS, ParameterError, validate_parameters
+from tests.conftest import PROJECT_ROOT
+
+KEDRO_FREE_PACKAGES = ("answers", "sandbox", "engines", "prompts", "metrics")
+COMPOSITES = {"__default__", "sdg"}
+CONF = PROJECT_ROOT / "conf" / "base"
+
+
+@pytest.fixture(scope="module")
+def context():
+    bootstrap_project(PROJECT_ROOT)
+    with KedroSession.create(project_path=PROJECT_ROOT) as session:
+        yield session.load_context()
+
+
+def pipeline_names() -> list[str]:
+    bootstrap_project(PROJECT_ROOT)
+    return sorted(name for name in pipelines if name not in COMPOSITES)
+
+
+def test_pipelines_are_registered():
+    assert {"data_preparation", "model_setup"} <= set(pipeline_names())
+    default = pipelines["__default__"]
+    for name in pipeline_names():
+        assert set(pipelines[name].nodes) <= set(default.nodes), f"{name} is not part of __default__"
+
+
+@pytest.mark.parametrize("name", pipeline_names())
+def test_dataset_names_follow_pipeline_group_artifact(name):
+    for dataset in pipelines[name].datasets():
+        if dataset.startswith("params:") or dataset == "parameters":
+            continue
+        assert re.fullmatch(rf"{name}\.[a-z0-9_]+\.[a-z0-9_]+", dataset), (
+            f"{dataset!r} in pipeline {name!r} is not named '{name}.{{benchmark or role}}.{{artifact}}'"
+        )
+
+
+@pytest.mark.parametrize("name", pipeline_names())
+def test_pipelines_read_only_their_own_parameters(name):
+    for dataset in pipelines[name].inputs():
+        if dataset.startswith("params:"):
+            key = dataset.removeprefix("params:")
+            assert key == name or key.startswith(f"{name}."), f"{name} reads {dataset}, which belongs elsewhere"
+
+
+def test_each_parameters_file_holds_one_block_of_its_pipeline():
+    files = sorted(CONF.glob("parameters*.yml"))
+    assert files, "no parameters files"
+    for file in files:
+        match = re.fullmatch(r"parameters_([a-z_]+)\.yml", file.name)
+        assert match, f"{file.name}: parameters files are named parameters_<pipeline>.yml"
+        keys = list(yaml.safe_load(file.read_text()) or {})
+        assert keys == [match.group(1)], f"{file.name} must hold exactly the '{match.group(1)}' block, has {keys}"
+        assert match.group(1) in PARAMETER_MODELS, f"{file.name}: no pydantic model in params.py"
+
+
+def test_each_catalog_file_declares_only_its_pipelines_datasets():
+    files = sorted(CONF.glob("catalog*.yml"))
+    assert files
+    for file in files:
+        match = re.fullmatch(r"catalog_([a-z_]+)\.yml", file.name)
+        assert match, f"{file.name}: catalog files are named catalog_<pipeline>.yml"
+        for entry in yaml.safe_load(file.read_text()):
+            assert entry.startswith(("_", f"{match.group(1)}.")), f"{file.name}: {entry!r} belongs to another pipeline"
+
+
+@pytest.mark.parametrize("name", pipeline_names())
+def test_every_dataset_is_persisted_with_a_viz_layer(context, name):
+    for dataset_name in pipelines[name].datasets():
+        if dataset_name.startswith("params:") or dataset_name == "parameters":
+            continue
+        dataset = context.catalog.get(dataset_name)
+        assert dataset is not None and not isinstance(dataset, MemoryDataset), f"{dataset_name} is not in the catalog"
+        layer = (getattr(dataset, "metadata", None) or {}).get("kedro-viz", {}).get("layer")
+        assert layer, f"{dataset_name} has no kedro-viz layer"
+
+
+def test_project_parameters_validate(context):
+    validated = validate_parameters(context.params)
+    assert set(validated) == set(context.params)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"data_preparatoin": {}}, r"'data_preparatoin': unknown top-level parameter"),
+        ({"model_setup": {"dtype": "int3"}}, r"'model_setup\.dtype': Input should be 'bfloat16', 'float16' or 'float32'"),
+        ({"model_setup": {"dtyp": "float32"}}, r"'model_setup\.dtyp': Extra inputs are not permitted"),
+        ({"data_preparation": {"expected_counts": {"gsm8k": {"test": "many"}}}}, r"'data_preparation\.expected_counts\.gsm8k\.test'"),
+    ],
+)
+def test_invalid_parameters_are_named(params, message):
+    with pytest.raises(ParameterError, match=message):
+        validate_parameters(params)
+
+
+def test_kedro_free_packages_are_under_the_import_contract():
+    config = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    forbidden = next(c for c in config["contracts"] if c["type"] == "forbidden")
+    assert {"kedro", "openmath_kedro.pipelines"} <= set(forbidden["forbidden_modules"])
+    package_dir = PROJECT_ROOT / "src" / "openmath_kedro"
+    for package in KEDRO_FREE_PACKAGES:
+        if (package_dir / package).is_dir() or (package_dir / f"{package}.py").is_file():
+            assert f"openmath_kedro.{package}" in forbidden["source_modules"], f"{package} is not under the contract"
+    independence = next(c for c in config["contracts"] if c["type"] == "independence")
+    assert set(independence["modules"]) == {f"openmath_kedro.pipelines.{name}" for name in pipeline_names()}
+
+
+def test_import_contracts_hold():
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports"))], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 2 kept, 0 broken" in result.stdout

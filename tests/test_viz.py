@@ -1,0 +1,48 @@
+"""kedro-viz builds the project's graph with layers, namespaces and dataset previews."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from openmath_kedro.datasets import JSONLinesDataset
+from tests.conftest import make_project_copy
+
+pytestmark = pytest.mark.integration
+
+
+def test_viz_build(tmp_path: Path, shared_datasets: Path):
+    root = make_project_copy(tmp_path / "project", local_globals=f"raw_data_mirrors:\n  - {shared_datasets}\n")
+    problems = root / "data" / "03_primary" / "problems" / "svamp" / "test.jsonl"
+    JSONLinesDataset(filepath=str(problems)).save(
+        pd.DataFrame({"id": ["svamp/test/0"], "problem": ["Each pack of dvds costs 76 dollars."], "expected_answer": ["51"]})
+    )
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("kedro")), "viz", "build", "--include-previews"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"KEDRO_DISABLE_TELEMETRY": "1"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    graph = json.loads((root / "build" / "api" / "main").read_text())
+    assert {p["id"] for p in graph["pipelines"]} >= {"__default__", "data_preparation", "model_setup"}
+    assert set(graph["layers"]) >= {"raw", "primary", "models"}
+    namespaces = set(graph["modular_pipelines"])
+    assert {"data_preparation.gsm8k", "data_preparation.tabmwp", "model_setup.student"} <= namespaces
+    data_nodes = {n["name"]: n for n in graph["nodes"] if n["type"] == "data"}
+    assert data_nodes["data_preparation.math.train_problems"]["layer"] == "primary"
+    assert data_nodes["model_setup.teacher.checkpoint"]["layer"] == "models"
+
+    svamp = data_nodes["data_preparation.svamp.test_problems"]
+    details = json.loads((root / "build" / "api" / "nodes" / svamp["id"]).read_text())
+    assert details["preview_type"] == "TablePreview"
+    assert details["preview"]["data"] == [["svamp/test/0", "Each pack of dvds costs 76 dollars.", "51"]]

@@ -89,3 +89,12 @@ def test_raw_files_were_copied_from_the_mirror(prepared, shared_datasets):
     ]  # fmt: skip
     for name in copied:
         assert (raw_dir / name).read_bytes() == (shared_datasets / name).read_bytes()
+
+
+def test_outputs_lists_every_table_with_its_rows(prepared):
+    from openmath_kedro.outputs import describe_outputs
+
+    listed = {name: size for name, _, size in describe_outputs(prepared)}
+    for (benchmark, split), count in EXPECTED_COUNTS.items():
+        assert listed[f"data_preparation.{benchmark}.{split}_problems"] == f"{count} rows"
+    assert not any(name.startswith("model_setup.") for name in listed)  # not built in this project copy

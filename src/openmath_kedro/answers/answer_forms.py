@@ -81,6 +81,10 @@ _MATRIX = re.compile(
 _CHOICE = re.compile(r"^\(([A-Za-z])\)(?:\s.*)?$|^([A-Z])\)(?:\s.*)?$")
 _RELATIONS = re.compile(r"\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\ne(?![a-zA-Z])|=|<|>")
 _FLIPPED = {">": "<", "\\ge": "\\le"}
+_LETTERS_ONLY = re.compile(r"^(?=.*[A-Za-z]{2})[A-Za-z][A-Za-z\s'.\-]*$")
+_MATH_WORDS = frozenset({"pi", "inf", "infinity", "oo"})
+# Two letters are a product (ab, xy) unless they are one of the words answers actually are.
+_TWO_LETTER_WORDS = frozenset("no on in at is it or an as be do go he if me my of so to up us we".split())
 _OPENING = "([{"
 _CLOSING = ")]}"
 
@@ -178,6 +182,8 @@ def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
         items = split_top_level(text[1:-1], _COMMA)
         if len(items) > 1:
             return Sequence(brackets[0], brackets[1], _parse_items(items, choice_letters, depth))
+        if text[1:-1].strip().startswith("\\begin"):
+            return _parse_form(text[1:-1], choice_letters, depth + 1)  # \left(\begin{array}...\right)
 
     parts = split_top_level(text, _COMMA)
     if len(parts) > 1:
@@ -196,24 +202,28 @@ def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
     if choice or (choice_letters and len(text) == 1 and text.upper() in choice_letters.upper()):
         return Choice((choice.group(1) or choice.group(2) if choice else text).upper())
 
+    if _LETTERS_ONLY.match(text) and text.lower() not in _MATH_WORDS and (
+        len(text) > 2 or text.lower() in _TWO_LETTER_WORDS
+    ):
+        return Text(" ".join(text.split()))  # "no" is a word, not n*o (which would equal "on")
     try:
         return Scalar(parse_expression(text))
     except (ExpressionParseError, RecursionError):
-        return Text(" ".join(text.lower().split()))
+        return Text(" ".join(text.split()))
 
 
 def _relation(text: str, sides: list[str]) -> Form:
     if len(sides) != 2 or not sides[0] or not sides[1]:
-        return Text(" ".join(text.lower().split()))  # chains (1 < x < 3) and fragments stay text
+        return Text(" ".join(text.split()))  # chains (1 < x < 3) and fragments stay text
     op_match = list(_RELATIONS.finditer(text))
     # the relation is the one between the two sides: the first top-level one
     op = next((match.group() for match in op_match if text[: match.start()].strip() == sides[0]), None)
     if op is None:
-        return Text(" ".join(text.lower().split()))
+        return Text(" ".join(text.split()))
     try:
         lhs, rhs = parse_expression(sides[0]), parse_expression(sides[1])
     except (ExpressionParseError, RecursionError):
-        return Text(" ".join(text.lower().split()))
+        return Text(" ".join(text.split()))
     if op in _FLIPPED:
         return Relation(rhs, _FLIPPED[op], lhs)
     return Relation(lhs, op, rhs)

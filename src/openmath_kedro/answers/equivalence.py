@@ -42,11 +42,12 @@ from openmath_kedro.answers.evaluation import (
     has_decimal,
     symbols_of,
 )
-from openmath_kedro.answers.latex_expression import Add, Const, Div, Mul, Neg, Node, Sym
+from openmath_kedro.answers.latex_expression import Add, Const, Mul, Neg, Node, Sym
 from openmath_kedro.answers.normalization import MAX_ANSWER_CHARS, normalize_answer
 from openmath_kedro.answers.verdict import Stage, Verdict, different, equivalent, refused
 
-SymbolicCheck = Callable[[Node, Node], bool]
+SymbolicCheck = Callable[[Node, Node, str], bool]
+"""``(a, b, kind)``: kind ``equal`` (a = b) or ``proportional`` (a = c * b for a constant c != 0)."""
 
 EXACT_TOLERANCE = 1e-30  # 50-digit values closer than this are equal (no real answer pair is that close)
 DIFFERENT_TOLERANCE = 1e-12  # farther than this is different; in between, sympy decides
@@ -84,6 +85,8 @@ def compare_answers(
     try:
         predicted_form = parse_answer_form(predicted, conventions.choice_letters)
         expected_form = parse_answer_form(expected, conventions.choice_letters)
+        if predicted_form == expected_form:
+            return equivalent(Stage.EXACT)  # the same tree written differently: no value needed (10^{ 10^{10} })
         decision = FormComparer(conventions, symbolic_check).forms(predicted_form, expected_form)
     except AnswerTooComplex as error:
         return refused(Stage.GUARD, str(error))
@@ -105,7 +108,8 @@ def fast_verdict(prediction: str, gold: str, conventions: AnswerConventions = MO
 
 @lru_cache(maxsize=64)
 def _random_points(symbols: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Seeded points: two with positive values (inside sqrt/log domains), two with mixed signs."""
+    """Seeded points: two positive (inside sqrt/log domains), one negative, one with alternating signs,
+    so ``x`` vs ``|x|`` and ``\\sqrt{x^2}`` vs ``x`` are told apart."""
     from openmath_kedro.answers.evaluation import _mpmath
 
     mp = _mpmath()
@@ -113,9 +117,9 @@ def _random_points(symbols: tuple[str, ...]) -> list[dict[str, Any]]:
     points = []
     for index in range(RANDOM_POINTS):
         point = {}
-        for symbol in symbols:
+        for position, symbol in enumerate(symbols):
             value = Fraction(generator.randint(300_001, 2_400_001), 1_000_000)
-            if index >= 2 and generator.random() < 0.5:
+            if index == 2 or (index == 3 and position % 2 == 0):
                 value = -value
             point[symbol] = mp.mpf(value.numerator) / value.denominator
         points.append(point)
@@ -161,8 +165,7 @@ class FormComparer:
         if isinstance(predicted, Relation) or isinstance(expected, Relation):
             return self.relations(predicted, expected)
         if isinstance(predicted, Text) or isinstance(expected, Text):
-            equal = isinstance(predicted, Text) and isinstance(expected, Text) and predicted.key == expected.key
-            return Decision(equal and self.conventions.text_answers, Stage.TEXT)
+            return Decision(self.texts_equal(predicted, expected), Stage.TEXT)
         if isinstance(predicted, Scalar) and isinstance(expected, Scalar):
             return self.scalars(predicted, expected)
         return self.structures(predicted, expected)
@@ -171,6 +174,13 @@ class FormComparer:
     def choices(self, predicted: Form, expected: Form) -> Decision:
         letters = [_choice_letter(form) for form in (predicted, expected)]
         return Decision(letters[0] is not None and letters[0] == letters[1], Stage.CHOICE)
+
+    def texts_equal(self, predicted: Form, expected: Form) -> bool:
+        if not (isinstance(predicted, Text) and isinstance(expected, Text)):
+            return False
+        if self.conventions.text_answers:
+            return predicted.key.lower() == expected.key.lower()
+        return predicted.key == expected.key
 
     # -- relations -----------------------------------------------------------------------------------------
     def relations(self, predicted: Form, expected: Form) -> Decision:
@@ -209,7 +219,7 @@ class FormComparer:
                 return Decision(False, Stage.EQUATION)
             ratios.append(numerator / denominator)
         if len(ratios) < 2:
-            return self.symbolic_or_raise(Div(first, second), Const("ratio"), Stage.EQUATION)
+            return self.symbolic_or_raise(first, second, Stage.EQUATION, kind="proportional")
         same = all(_close(ratio, ratios[0], 1e-20) for ratio in ratios)
         if predicted.op in ("<", "\\le"):
             same = same and abs(ratios[0].imag) < 1e-30 and ratios[0].real > 0
@@ -282,10 +292,10 @@ class FormComparer:
             return Decision(True, Stage.EXPRESSION)
         return self.symbolic_or_raise(a, b, Stage.SYMBOLIC)
 
-    def symbolic_or_raise(self, a: Node, b: Node, stage: Stage) -> Decision:
+    def symbolic_or_raise(self, a: Node, b: Node, stage: Stage, *, kind: str = "equal") -> Decision:
         if self.symbolic_check is None:
             raise NeedsSymbolic
-        return Decision(self.symbolic_check(a, b), Stage.SYMBOLIC)
+        return Decision(self.symbolic_check(a, b, kind), stage)
 
     # -- structures ----------------------------------------------------------------------------------------
     def structures(self, predicted: Form, expected: Form) -> Decision:

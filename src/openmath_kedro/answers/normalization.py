@@ -54,7 +54,7 @@ _PLAIN_UNIT = re.compile(
 _NOT_UNITS = frozenset({"or", "and", "i", "e", "pi"}) | FUNCTION_NAMES
 _SPACE_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |~|\\;|\s)(?=\d{3}(?![\d]))")
 _COMMA_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-_SPACING = re.compile(r"\\[,;:! ]|~|\\q?quad(?![a-zA-Z])")
+_SPACING = re.compile(r"(?<!\\)\\[,;:! ]|~|\\q?quad(?![a-zA-Z])")  # not the "\\ " of a row break
 _WORD_SEPARATORS = re.compile(r"\s+(?:or|and)\s+")
 _ASSIGNED_INTERVAL = re.compile(r"^[a-zA-Z]\s*\\in\s*")
 _TRAILING_PUNCTUATION = re.compile(r"(?:\s*[.;:,]|\s*\\(?:ldots|quad))+$")

@@ -41,9 +41,8 @@ class WorkerCommand:
     scratch_dir: str | None = None  # unsafe mode: where sessions get their working directories
 
 
-def allocate_uid_base(sessions_per_worker: int) -> int:
-    if sessions_per_worker + 1 > 1_000:
-        raise ValueError("sessions_per_worker must be below 1000")
+def allocate_uid_base() -> int:
+    """A range of 1000 uids for one worker's session processes."""
     return next(_uid_ranges)
 
 
@@ -110,6 +109,16 @@ def _system_mounts() -> list[str]:
     return args
 
 
+def _parent_dirs(mounts: list[str]) -> list[str]:
+    """World-readable parents for the mount points (bwrap would create them 0700, closed to the sessions)."""
+    destinations = [mounts[i + 2] for i, arg in enumerate(mounts) if arg in ("--ro-bind", "--symlink")]
+    parents = {str(p) for d in destinations for p in Path(d).parents if str(p) != "/"}
+    args: list[str] = []
+    for parent in sorted(parents, key=lambda p: (p.count("/"), p)):
+        args += ["--perms", "0755", "--dir", parent]
+    return args
+
+
 def _zygote_config(
     config: SandboxConfig, *, isolated: bool, uid_base: int, sys_path: list[str], scratch_dir: str = ""
 ) -> str:
@@ -118,6 +127,7 @@ def _zygote_config(
         "limits": config.limits.as_dict(),
         "uid_base": uid_base,
         "sessions": config.sessions_per_worker,
+        "max_solutions": config.max_solutions_per_process,
         "preload": list(config.preload),
         "warm_up": config.warm_up,
         "sys_path": sys_path,
@@ -158,6 +168,7 @@ def worker_command(config: SandboxConfig, *, uid_base: int) -> WorkerCommand:
     if library_path:
         env["LD_LIBRARY_PATH"] = library_path
     env_args = list(itertools.chain.from_iterable(("--setenv", k, v) for k, v in env.items()))
+    mounts = [*_system_mounts(), *python_args, *package_args]
     argv = [
         bwrap,
         # Namespaces: no network at all (only a loopback of its own), own pids, IPC and hostname.
@@ -167,7 +178,7 @@ def worker_command(config: SandboxConfig, *, uid_base: int) -> WorkerCommand:
         "--cap-drop", "ALL", *capabilities,
         # Read-only view of the system libraries, the interpreter and the listed packages. Nothing else:
         # no /etc, no /home or /root, no project directory, no venv, no /var.
-        *_system_mounts(), *python_args, *package_args,
+        *_parent_dirs(mounts), *mounts,
         "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/",
         "--clearenv", *env_args, "--chdir", "/tmp",
         python, *flags,

@@ -20,19 +20,24 @@ from __future__ import annotations
 import ast
 import builtins
 import ctypes
+import decimal
 import fcntl
 import gc
 import io
 import json
 import linecache
 import os
+import random
 import resource
 import select
 import signal
+import socket
 import struct
 import sys
+import threading
 import time
 import traceback
+import warnings
 
 _HEADER = struct.Struct("!I")
 MAX_FRAME_BYTES = 64 << 20
@@ -42,15 +47,21 @@ _MAX_RESULT_BYTES = 1 << 20
 # Linux constants not exposed by the os module of Python 3.11.
 _CLONE_NEWNS = 0x00020000
 _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
-_PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 24, 38
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 _CAP_LAST = 63
 # Capabilities the zygote keeps (bwrap --cap-add): switch uids, signal and mount for its session processes.
 _CAP_SETGID, _CAP_SETUID, _CAP_SETPCAP, _CAP_KILL, _CAP_SYS_ADMIN = 6, 7, 8, 5, 21
-ZYGOTE_CAPABILITIES = ("CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_KILL", "CAP_SYS_ADMIN")
-_KEEP_CAPS = {_CAP_SETGID, _CAP_SETUID, _CAP_SETPCAP, _CAP_KILL, _CAP_SYS_ADMIN}
+# DAC_OVERRIDE: wipe files a session made unreadable to others from its /tmp between solutions.
+_CAP_DAC_OVERRIDE = 1
+ZYGOTE_CAPABILITIES = ("CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_KILL", "CAP_SYS_ADMIN", "CAP_DAC_OVERRIDE")
+_KEEP_CAPS = {_CAP_SETGID, _CAP_SETUID, _CAP_SETPCAP, _CAP_KILL, _CAP_SYS_ADMIN, _CAP_DAC_OVERRIDE}
 
 # Fixed fds in a session process: the command pipe, the result pipe and a private copy of the output file.
 _CMD_FD, _RESULT_FD, _OUTPUT_FD = 3, 4, 5
+# uids per worker beyond one per session: an idle process, and killed ones that are still dying.
+_SPARE_UIDS = 10
+# A process whose peak memory grew this much over the zygote's is not reused (a big heap stays big).
+_REUSE_MAX_GROWTH_MB = 256
 
 
 # --------------------------------------------------------------------------------------------- framing
@@ -216,8 +227,87 @@ def _run_cell(code: str, cell: str, namespace: dict) -> dict:
             exc.__traceback__ = None  # frames would keep the block's temporaries alive
 
 
+class _InterpreterBaseline:
+    """Global interpreter state as it was before any model code, restored between solutions.
+
+    Covers what math code commonly changes (decimal and mpmath precision, int-to-str digit limit, recursion
+    limit, numpy print options and error handling, warnings, signals, modules, builtins, environment).
+    """
+
+    def __init__(self) -> None:
+        self.builtins = dict(builtins.__dict__)
+        self.modules = set(sys.modules)
+        self.path = list(sys.path)
+        self.recursion_limit = sys.getrecursionlimit()
+        self.int_digits = sys.get_int_max_str_digits()
+        self.environ = dict(os.environ)
+        self.decimal_context = decimal.getcontext().copy()
+        self.warning_filters = list(warnings.filters)
+        self.signals = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGALRM, signal.SIGTERM)}
+        self.hooks = (sys.displayhook, sys.excepthook)
+        numpy = sys.modules.get("numpy")
+        self.numpy = (numpy.get_printoptions(), numpy.geterr()) if numpy else None
+        mpmath = sys.modules.get("mpmath")
+        self.mpmath_prec = mpmath.mp.prec if mpmath else None
+
+    def restore(self) -> None:
+        sys.settrace(None)
+        sys.setprofile(None)
+        threading.settrace(None)  # type: ignore[arg-type]
+        threading.setprofile(None)  # type: ignore[arg-type]
+        for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+            signal.setitimer(timer, 0)
+        for number, handler in self.signals.items():
+            signal.signal(number, handler)
+        for name in set(builtins.__dict__) - set(self.builtins):
+            del builtins.__dict__[name]
+        builtins.__dict__.update(self.builtins)
+        for name in set(sys.modules) - self.modules:
+            del sys.modules[name]
+        sys.path[:] = self.path
+        sys.setrecursionlimit(self.recursion_limit)
+        sys.set_int_max_str_digits(self.int_digits)
+        sys.displayhook, sys.excepthook = self.hooks
+        os.environ.clear()
+        os.environ.update(self.environ)
+        decimal.setcontext(self.decimal_context.copy())
+        warnings.filters[:] = self.warning_filters
+        random.seed()
+        if self.numpy is not None:
+            numpy = sys.modules["numpy"]
+            numpy.set_printoptions(**self.numpy[0])
+            numpy.seterr(**self.numpy[1])
+            numpy.random.seed()
+        if self.mpmath_prec is not None:
+            mpmath = sys.modules["mpmath"]
+            mpmath.mp.prec = self.mpmath_prec
+            mpmath.mp.pretty = False
+        linecache.clearcache()
+        os.closerange(_OUTPUT_FD + 1, 1 << 16)  # files the solution left open
+        os.chdir(_session_home())
+        os.umask(0o022)
+        gc.collect()
+
+
+_HOME = ["/tmp"]
+
+
+def _session_home() -> str:
+    return _HOME[0]
+
+
+def _process_stats() -> dict:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "threads": max(threading.active_count(), len(os.listdir("/proc/self/task"))),
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "max_rss_mb": usage.ru_maxrss >> 10,
+    }
+
+
 def _session_main(session_pid: int) -> None:
-    """Serve blocks of one solution: read code on fd 3, run it, answer on fd 4. Never returns."""
+    """Serve blocks on fd 3, answer on fd 4; "reset" starts a new solution in the same process."""
+    baseline = _InterpreterBaseline()
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     while True:
         try:
@@ -226,18 +316,27 @@ def _session_main(session_pid: int) -> None:
             request = None
         if request is None:
             os._exit(0)
-        # Undo whatever the previous block did to the output channels.
-        os.dup2(_OUTPUT_FD, 1)
-        os.dup2(_OUTPUT_FD, 2)
-        counter = [0]
-        sys.stdout = _BoundedOutput(limit=request["max_output"] + 1, counter=counter)
-        sys.stderr = _BoundedOutput(limit=request["max_output"] + 1, counter=counter)
-        sys.stdin = io.StringIO()
-        result = _run_cell(request["code"], request["cell"], namespace)
+        if request.get("op") == "reset":
+            namespace.clear()
+            namespace.update({"__name__": "__main__", "__builtins__": builtins})
+            try:
+                baseline.restore()
+                result = _process_stats()
+            except BaseException as exc:  # noqa: BLE001 - state we cannot restore: the zygote discards us
+                result = {"error": repr(exc)[:200]}
+        else:
+            # Undo whatever the previous block did to the output channels.
+            os.dup2(_OUTPUT_FD, 1)
+            os.dup2(_OUTPUT_FD, 2)
+            counter = [0]
+            sys.stdout = _BoundedOutput(limit=request["max_output"] + 1, counter=counter)
+            sys.stderr = _BoundedOutput(limit=request["max_output"] + 1, counter=counter)
+            sys.stdin = io.StringIO()
+            result = _run_cell(request["code"], request["cell"], namespace)
+            result["chars"] = counter[0]
         if os.getpid() != session_pid:
             # A process the block forked came back through our frames: it must not answer or read commands.
             os._exit(0)
-        result["chars"] = counter[0]
         try:
             write_frame(_RESULT_FD, result)
         except Exception:  # noqa: BLE001
@@ -254,8 +353,12 @@ def _check(ret: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _enter_session_jail(*, uid: int, tmp_mb: int) -> None:
-    """In a fresh session process, while still root: private /tmp and /dev/shm, then drop to ``uid``."""
+def _enter_session_jail(*, uid: int, tmp_mb: int) -> list[int]:
+    """In a fresh session process, while still root: private /tmp and /dev/shm, then drop to ``uid``.
+
+    Returns directory fds of the private mounts, opened while still root, for the zygote to wipe them
+    between solutions without entering the session's mount namespace.
+    """
     libc = _libc()
     _check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     # Private propagation, so the session's mounts never show up in the zygote or in other sessions.
@@ -264,11 +367,15 @@ def _enter_session_jail(*, uid: int, tmp_mb: int) -> None:
     for target in (b"/tmp", b"/dev/shm"):
         if os.path.isdir(target):
             _check(libc.mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "mount tmpfs")
+    private_dirs = [os.open(t, os.O_RDONLY | os.O_DIRECTORY) for t in (b"/tmp", b"/dev/shm") if os.path.isdir(t)]
     for cap in range(_CAP_LAST + 1):
         libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last capability: ignored
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)  # clears every capability: the session is an ordinary user
+    # Dumpable again (setuid cleared it), so /proc/PID belongs to the session's uid and the zygote finds it fast.
+    _libc().prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+    return private_dirs
 
 
 def _apply_limits(limits: dict, *, address_space_bytes: int) -> None:
@@ -288,7 +395,7 @@ def _move_fd(fd: int, target: int) -> None:
         os.dup2(fd, target)
 
 
-def _start_session_process(*, cmd_r: int, result_w: int, output_fd: int, zygote: Zygote, uid: int) -> None:
+def _start_session_process(*, cmd_r: int, result_w: int, output_fd: int, zygote: Zygote, uid: int) -> None:  # noqa: E501
     """Runs in the forked child: set up fds, isolation and limits, then serve blocks. Never returns."""
     try:
         os.setsid()
@@ -302,11 +409,12 @@ def _start_session_process(*, cmd_r: int, result_w: int, output_fd: int, zygote:
         _move_fd(_OUTPUT_FD, 2)
         os.closerange(_OUTPUT_FD + 1, 1 << 16)  # the host pipes and every other session's pipes
         limits = zygote.limits
+        private_dirs: list[int] = []
         if zygote.isolated:
-            _enter_session_jail(uid=uid, tmp_mb=int(limits["tmp_size_mb"]))
-            os.chdir("/tmp")
+            private_dirs = _enter_session_jail(uid=uid, tmp_mb=int(limits["tmp_size_mb"]))
         else:
-            os.chdir(zygote.unsafe_workdir(uid))
+            _HOME[0] = zygote.unsafe_workdir(uid)
+        os.chdir(_session_home())
         libc = _libc()
         libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
@@ -316,6 +424,11 @@ def _start_session_process(*, cmd_r: int, result_w: int, output_fd: int, zygote:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death on a too-large file
         os.umask(0o022)
         gc.enable()
+        # Ready: hand the zygote the private directories (the ready message itself is one byte).
+        with socket.socket(fileno=os.dup(_RESULT_FD)) as channel:
+            socket.send_fds(channel, [b"R"], private_dirs)
+        for fd in private_dirs:
+            os.close(fd)
         _session_main(os.getpid())
     except BaseException:  # noqa: BLE001 - never fall back into the zygote's loop
         try:
@@ -329,7 +442,7 @@ def _start_session_process(*, cmd_r: int, result_w: int, output_fd: int, zygote:
 
 
 class SessionProcess:
-    """The zygote's handle on one session process."""
+    """The zygote's handle on one session process (it serves one solution at a time)."""
 
     def __init__(self, *, pid: int, uid: int, cmd_w: int, result_r: int, output_fd: int) -> None:
         self.pid = pid
@@ -337,10 +450,12 @@ class SessionProcess:
         self.cmd_w = cmd_w
         self.results = FrameReader(result_r, max_bytes=_MAX_RESULT_BYTES)
         self.output_fd = output_fd
+        self.private_dirs: list[int] = []  # /tmp and /dev/shm of this process, for wiping
         self.session: int | None = None
-        self.blocks = 0
+        self.solutions = 0  # solutions served so far (recycled after max_solutions)
         self.stopped = False
         self.last_used = time.monotonic()
+        self.exit_status: int | None = None  # wait status, once reaped
 
 
 def _signal_name(number: int) -> str:
@@ -350,19 +465,53 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _wipe_directory(dir_fd: int, *, depth: int = 0, budget: list[int]) -> bool:
+    """Delete everything under an open directory without following links; False if it is too deep or big."""
+    if depth > 32:
+        return False
+    with os.scandir(dir_fd) as entries:
+        names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+    for name, is_dir in names:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        if is_dir:
+            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            try:
+                if not _wipe_directory(child, depth=depth + 1, budget=budget):
+                    return False
+            finally:
+                os.close(child)
+            os.rmdir(name, dir_fd=dir_fd)
+        else:
+            os.unlink(name, dir_fd=dir_fd)
+    return True
+
+
 class Zygote:
-    """Owns the session processes of one worker and runs blocks in them on the host's request."""
+    """Owns the session processes of one worker and runs blocks in them on the host's request.
+
+    A session process serves one solution at a time. When the solution ends it is reset (fresh namespace,
+    interpreter state restored, /tmp and /dev/shm wiped by the zygote, leftover processes killed) and serves
+    the next one; it is replaced after a timeout, a crash, leftover threads, or ``max_solutions`` solutions.
+    """
 
     def __init__(self, config: dict) -> None:
         self.isolated: bool = config["isolated"]
         self.limits: dict = config["limits"]
         self.uid_base: int = config["uid_base"]
         self.slots: int = config["sessions"]
+        self.max_solutions: int = config["max_solutions"]
         self.pid = os.getpid()
+        self._own_pids = {"1", str(self.pid)}
         self.sessions: dict[int, SessionProcess] = {}
-        self.spare: SessionProcess | None = None
-        self.free_uids = [self.uid_base + slot for slot in range(self.slots + 1)]  # +1: the spare
+        self.idle: list[SessionProcess] = []  # reset and ready for a new solution
+        # One uid per live session, the idle ones, and a few still dying (their uid is busy until then).
+        self.free_uids = [self.uid_base + slot for slot in range(self.slots + _SPARE_UIDS)]
+        self.dying: list[SessionProcess] = []
+        self.after_reply: list[SessionProcess] = []
         self.address_space_bytes = 0
+        self.rss_mb = 0
         self._unsafe_root = config.get("unsafe_workdir", "")
 
     # --- start-up
@@ -388,6 +537,13 @@ class Zygote:
             import numpy
 
             numpy.linalg.solve(numpy.eye(3), numpy.ones(3))
+        if warm_up:  # the notebook machinery itself: parsing, tracebacks, the output writer
+            saved = sys.stdout
+            sys.stdout = _BoundedOutput(limit=0, counter=[0])
+            for code in ("x = 1\nx + 1", "print(1/3)", "1/0", "x = ("):
+                _run_cell(code, "<cell 0>", {"__name__": "__main__"})
+            sys.stdout = saved
+            linecache.clearcache()
         return missing
 
     def seal(self) -> None:
@@ -401,7 +557,9 @@ class Zygote:
         gc.freeze()  # fewer copy-on-write page faults in the forked sessions
         gc.disable()
         with open("/proc/self/status") as status:
-            vm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        vm_kb = int(fields["VmSize"].split()[0])
+        self.rss_mb = int(fields["VmRSS"].split()[0]) >> 10
         self.address_space_bytes = (vm_kb << 10) + (int(self.limits["memory_mb"]) << 20)
 
     def unsafe_workdir(self, uid: int) -> str:
@@ -412,125 +570,213 @@ class Zygote:
     # --- session processes
 
     def _fork_session(self) -> SessionProcess | None:
+        if not self.free_uids and self.dying:
+            self.collect_dead(need_uid=True)
         if not self.free_uids:
             return None
         uid = self.free_uids.pop()
         cmd_r, cmd_w = os.pipe()
-        result_r, result_w = os.pipe()
+        result_r, result_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         output_fd = os.memfd_create("block-output", 0)
         # O_APPEND: the zygote truncates the file before each block and the session writes from 0 again.
         fcntl.fcntl(output_fd, fcntl.F_SETFL, fcntl.fcntl(output_fd, fcntl.F_GETFL) | os.O_APPEND)
         pid = os.fork()
         if pid == 0:
-            _start_session_process(cmd_r=cmd_r, result_w=result_w, output_fd=output_fd, zygote=self, uid=uid)
+            _start_session_process(
+                cmd_r=cmd_r, result_w=result_w.fileno(), output_fd=output_fd, zygote=self, uid=uid
+            )
         os.close(cmd_r)
-        os.close(result_w)
-        return SessionProcess(pid=pid, uid=uid, cmd_w=cmd_w, result_r=result_r, output_fd=output_fd)
-
-    def ensure_spare(self) -> None:
-        if self.spare is None:
-            self.spare = self._fork_session()
-
-    def _take_process(self, evicted: list[int]) -> SessionProcess:
-        process, self.spare = self.spare, None
-        if process is None:
-            process = self._fork_session()
-        if process is None:  # every slot is taken: the least recently used session makes room
-            oldest = min(self.sessions.values(), key=lambda p: p.last_used)
-            evicted.append(oldest.session)
-            self.destroy(oldest)
-            process = self._fork_session()
-        assert process is not None
+        result_w.close()
+        process = SessionProcess(pid=pid, uid=uid, cmd_w=cmd_w, result_r=result_r.detach(), output_fd=output_fd)
+        # Wait for "ready", which carries the private /tmp and /dev/shm directories.
+        ready, _, _ = select.select([process.results.fd], [], [], 30.0)
+        try:
+            with socket.socket(fileno=os.dup(process.results.fd)) as channel:
+                message, fds, _, _ = socket.recv_fds(channel, 1, 4) if ready else (b"", [], 0, None)
+        except OSError:
+            message, fds = b"", []
+        process.private_dirs = list(fds)
+        if message != b"R":
+            self.destroy(process)
+            return None
         return process
 
-    def _processes_of(self, uid: int) -> list[tuple[int, int]]:
-        """(pid, threads) of every live process of a session uid, read from /proc (root sees all)."""
+    def ensure_idle(self) -> None:
+        """Keep one process ready, so a new solution does not wait for a fork."""
+        if not self.idle and len(self.sessions) < self.slots:
+            process = self._fork_session()
+            if process is not None:
+                self.idle.append(process)
+
+    def _take_process(self, evicted: list[int]) -> SessionProcess:
+        for _ in range(3):
+            if self.idle:
+                return self.idle.pop()
+            process = self._fork_session()
+            if process is not None:
+                return process
+            if self.sessions:  # every slot is taken: the least recently used session makes room
+                oldest = min(self.sessions.values(), key=lambda p: p.last_used)
+                evicted.append(oldest.session)
+                self.release(oldest)
+        raise RuntimeError("cannot start a session process")
+
+    def _live_processes(self) -> list[tuple[int, int]]:
+        """(pid, uid) of every live process in this sandbox other than pid 1 and the zygote.
+
+        stat() of /proc/PID is cheap and gives the uid of a dumpable process (sessions set themselves
+        dumpable); a process that hides behind root ownership costs a read of its status file instead.
+        """
         found = []
         for name in os.listdir("/proc"):
-            if not name.isdigit():
+            if not name.isdigit() or name in self._own_pids:
                 continue
             try:
-                with open(f"/proc/{name}/status", "rb") as status:
-                    fields = dict(line.split(b":", 1) for line in status.read().splitlines() if b":" in line)
-            except OSError:
+                uid = os.stat(f"/proc/{name}").st_uid
+                if uid == 0 or uid < self.uid_base:
+                    with open(f"/proc/{name}/status", "rb") as status:
+                        fields = dict(line.split(b":", 1) for line in status.read().splitlines() if b":" in line)
+                    if fields[b"State"].strip().startswith(b"Z"):
+                        continue
+                    uid = int(fields[b"Uid"].split()[0])
+            except (OSError, KeyError, ValueError):
                 continue
-            if int(fields[b"Uid"].split()[0]) == uid and not fields[b"State"].strip().startswith(b"Z"):
-                found.append((int(name), int(fields[b"Threads"])))
+            found.append((int(name), uid))
         return found
+
+    def _processes_of(self, uid: int) -> list[int]:
+        return [pid for pid, owner in self._live_processes() if owner == uid]
+
+    def _kill(self, pid: int) -> None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def _kill_everything_of(self, process: SessionProcess) -> None:
         if not self.isolated:
-            for target in (lambda: os.killpg(process.pid, signal.SIGKILL), lambda: os.kill(process.pid, 9)):
+            if process.exit_status is None:  # a reaped pid may already belong to someone else
                 try:
-                    target()
+                    os.killpg(process.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+                self._kill(process.pid)
             return
         # Every process with the session's uid, whatever it did to its session or process group.
-        for _ in range(100):
-            victims = self._processes_of(process.uid)
-            if not victims:
-                return
-            for pid, _threads in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            self._reap(process)
-            time.sleep(0.001)
+        if process.exit_status is None:
+            self._kill(process.pid)
+        for pid in self._processes_of(process.uid):
+            self._kill(pid)
+
+    def _kill_leftovers(self, process: SessionProcess) -> None:
+        """Kill processes a block left behind (the session process itself survives)."""
+        if self.isolated:
+            for pid in self._processes_of(process.uid):
+                if pid != process.pid:
+                    self._kill(pid)
 
     def _reap(self, process: SessionProcess) -> int | None:
+        if process.exit_status is not None:
+            return process.exit_status
         try:
             pid, status = os.waitpid(process.pid, os.WNOHANG)
         except ChildProcessError:
-            return None
+            return -1
+        if pid:
+            process.exit_status = status
         return status if pid else None
 
     def quiesce(self, process: SessionProcess) -> None:
         """Between blocks: kill processes the block left behind; freeze threads it left running."""
-        if self.isolated:
-            for pid, threads in self._processes_of(process.uid):
-                try:
-                    if pid != process.pid:
-                        os.kill(pid, signal.SIGKILL)
-                    elif threads > 1:
-                        os.kill(pid, signal.SIGSTOP)
-                        process.stopped = True
-                except ProcessLookupError:
-                    pass
-            return
+        self._kill_leftovers(process)
         try:
-            with open(f"/proc/{process.pid}/status", "rb") as status:
-                threads = next(int(line.split()[1]) for line in status if line.startswith(b"Threads:"))
-        except (OSError, StopIteration):
+            threads = len(os.listdir(f"/proc/{process.pid}/task"))
+        except OSError:
             return
         if threads > 1:
-            os.kill(process.pid, signal.SIGSTOP)
+            os.kill(process.pid, signal.SIGSTOP)  # stops every thread until the next block of this session
             process.stopped = True
 
-    def destroy(self, process: SessionProcess) -> int | None:
-        """Kill a session and everything it started; its private /tmp goes with its mount namespace."""
+    def destroy(self, process: SessionProcess) -> None:
+        """Kill a session process and everything it started; its private /tmp dies with it.
+
+        Does not wait: the dying processes are reaped, and their uid freed, by ``collect_dead``.
+        """
         self._kill_everything_of(process)
-        status = None
-        try:
-            _, status = os.waitpid(process.pid, 0)
-        except ChildProcessError:
-            pass
-        for fd in (process.cmd_w, process.results.fd, process.output_fd):
+        for fd in (process.cmd_w, process.results.fd, process.output_fd, *process.private_dirs):
             os.close(fd)
-        if process.session is not None:
-            self.sessions.pop(process.session, None)
+        process.private_dirs = []
+        if process.session is not None and self.sessions.get(process.session) is process:
+            del self.sessions[process.session]
+        process.session = None
+        self.dying.append(process)
+
+    def release(self, process: SessionProcess) -> None:
+        """A solution ended: reset its process for the next solution, or destroy it."""
+        if process.session is not None and self.sessions.get(process.session) is process:
+            del self.sessions[process.session]
+        process.session = None
+        process.solutions += 1
+        if process.solutions >= self.max_solutions or process.stopped or not self._reset(process):
+            self.destroy(process)
+        else:
+            self.idle.append(process)
+
+    def _reset(self, process: SessionProcess) -> bool:
+        self._kill_leftovers(process)
+        try:
+            write_frame(process.cmd_w, {"op": "reset"})
+            stats = process.results.read(time.monotonic() + 5.0)
+        except OSError:
+            return False
+        if not isinstance(stats, dict) or "threads" not in stats:
+            return False
+        if stats["threads"] > 1 or stats["cpu_seconds"] > 0.5 * float(self.limits["cpu_seconds"]):
+            return False  # a thread that outlived its solution, or most of the CPU budget spent
+        if stats["max_rss_mb"] > self.rss_mb + _REUSE_MAX_GROWTH_MB:
+            return False  # a big heap stays big; start the next solution lean
+        budget = [10_000]
+        try:
+            if not all(_wipe_directory(fd, budget=budget) for fd in process.private_dirs):
+                return False
+        except OSError:
+            return False
         if not self.isolated:
             import shutil
 
             shutil.rmtree(self.unsafe_workdir(process.uid), ignore_errors=True)
-        self.free_uids.append(process.uid)
-        return status
+            self.unsafe_workdir(process.uid)
+        os.ftruncate(process.output_fd, 0)
+        return True
+
+    def collect_dead(self, *, need_uid: bool = False) -> None:
+        """Reap dead sessions and free their uid once no process of it is left (waits if ``need_uid``)."""
+        for attempt in range(2000):
+            if not self.dying:
+                return
+            for process in self.dying:
+                self._reap(process)
+            reaped = [p for p in self.dying if p.exit_status is not None]
+            if reaped:
+                alive_uids = {owner for _, owner in self._live_processes()} if self.isolated else set()
+                for process in reaped:
+                    if process.uid in alive_uids:
+                        self._kill_everything_of(process)  # strays that escaped the first round
+                        continue
+                    self.dying.remove(process)
+                    self.free_uids.append(process.uid)
+                    if not self.isolated:
+                        import shutil
+
+                        shutil.rmtree(self.unsafe_workdir(process.uid), ignore_errors=True)
+            if not need_uid or self.free_uids:
+                return
+            time.sleep(0.0005 * min(attempt + 1, 20))
 
     def close_session(self, session: int) -> None:
         process = self.sessions.get(session)
         if process is not None:
-            self.destroy(process)
+            self.release(process)
 
     # --- running blocks
 
@@ -540,7 +786,9 @@ class Zygote:
         text = data.decode("utf-8", "replace")
         return text, max(len(text), size if size > len(data) else 0)
 
-    def _run_block(self, process: SessionProcess, code: str, *, cell: str, timeout: float, max_output: int) -> dict:
+    def _run_block(
+        self, process: SessionProcess, code: str, *, cell: str, timeout: float, max_output: int, quiesce: bool = True
+    ) -> dict:
         """Run one block in a live session process; the result says whether the process survived."""
         os.ftruncate(process.output_fd, 0)
         if process.stopped:
@@ -548,16 +796,16 @@ class Zygote:
             process.stopped = False
         started = time.monotonic()
         try:
-            write_frame(process.cmd_w, {"code": code, "cell": cell, "max_output": max_output})
+            write_frame(process.cmd_w, {"op": "run", "code": code, "cell": cell, "max_output": max_output})
             answer = process.results.read(started + timeout)
         except OSError:
             answer = "eof"
         seconds = time.monotonic() - started
         output, chars = self._read_output(process, max_output)
-        process.blocks += 1
         process.last_used = time.monotonic()
-        if isinstance(answer, dict):
-            self.quiesce(process)
+        if isinstance(answer, dict) and "kind" in answer:
+            if quiesce:
+                self.quiesce(process)
             chars = max(chars, int(answer.get("chars", 0)))
             return {"output": output, "chars": chars, "error": str(answer.get("error", "")),
                     "kind": answer.get("kind"), "timed_out": False, "seconds": seconds, "alive": True}
@@ -573,20 +821,19 @@ class Zygote:
             if status is not None:
                 break
             time.sleep(0.002)
-        final_status = self.destroy(process)
-        status = status if status is not None else final_status
-        kind, error = self._describe_death(status, answer)
+        self.destroy(process)
+        kind, error = self._describe_death(status, answer if isinstance(answer, str) else "oversized")
         return {"output": output, "chars": chars, "error": error, "kind": kind,
                 "timed_out": kind == "timeout", "seconds": seconds, "alive": False}
 
     def _describe_death(self, status: int | None, answer: str) -> tuple[str, str]:
-        if status is not None and os.WIFSIGNALED(status):
+        if status is not None and status >= 0 and os.WIFSIGNALED(status):
             number = os.WTERMSIG(status)
             if number == signal.SIGXCPU:
                 seconds = self.limits["cpu_seconds"]
                 return "timeout", f"TimeoutError: the CPU time limit of {seconds} seconds was exceeded\n"
             return "crash", f"Crash: the Python process was killed by {_signal_name(number)}\n"
-        if status is not None and os.WIFEXITED(status):
+        if status is not None and status >= 0 and os.WIFEXITED(status):
             return "crash", f"Crash: the Python process exited with code {os.WEXITSTATUS(status)}\n"
         if answer == "oversized":
             return "crash", "Crash: the sandbox received a malformed result\n"
@@ -611,9 +858,9 @@ class Zygote:
                 process.session = session
                 self.sessions[session] = process
         result = self._run_block(process, request["code"], cell=request["cell"], timeout=timeout,
-                                 max_output=max_output)
+                                 max_output=max_output, quiesce=session is not None)
         if result["alive"] and session is None:
-            self.destroy(process)
+            self.after_reply.append(process)  # the caller gets its answer before the clean-up
         result["evicted"] = [s for s in evicted if s is not None]
         result["id"] = request["id"]
         return result
@@ -621,13 +868,16 @@ class Zygote:
     def serve(self) -> None:
         requests = FrameReader(0)
         while True:
-            self.ensure_spare()  # fork the next session process while the host is busy elsewhere
+            self.ensure_idle()  # fork the next session process while the host is busy elsewhere
             request = requests.read(float("inf"))
             if not isinstance(request, dict):
                 return
             op = request.get("op")
             if op == "exec":
                 write_frame(1, self.execute(request))
+                while self.after_reply:
+                    self.release(self.after_reply.pop())
+                self.collect_dead()
             elif op == "close":
                 self.close_session(request["session"])
             elif op == "exit":
@@ -650,7 +900,7 @@ def main() -> None:
     zygote.seal()
     write_frame(1, {"ready": True, "missing": missing, "address_space_mb": zygote.address_space_bytes >> 20})
     zygote.serve()
-    for process in list(zygote.sessions.values()):
+    for process in [*zygote.sessions.values(), *zygote.idle]:
         zygote.destroy(process)
 
 

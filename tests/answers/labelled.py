@@ -30,7 +30,7 @@ class LabelledPair:
 
 
 def _expand(side: Any) -> str:
-    """Pathological inputs too large to write out: {repeat: TEXT, times: N} or {nest: [A, CORE, B], depth: N}."""
+    """Inputs too large to write out: {repeat: TEXT, times: N} or {nest: [A, CORE, B], depth: N}."""
     if isinstance(side, str):
         return side
     if "repeat" in side:
@@ -46,6 +46,9 @@ def load_labelled_pairs(path: Path = LABELLED_PAIRS_PATH) -> list[LabelledPair]:
     for failure_class, rows in classes.items():
         for index, row in enumerate(rows):
             conventions = row[3] if len(row) > 3 else {}
-            pairs.append(LabelledPair(failure_class, index, _expand(row[0]), _expand(row[1]), bool(row[2]),
-                                      conventions))
+            pairs.append(
+                LabelledPair(
+                    failure_class, index, _expand(row[0]), _expand(row[1]), bool(row[2]), conventions
+                )
+            )
     return pairs

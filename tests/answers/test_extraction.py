@@ -13,8 +13,12 @@ def test_finds_every_box_with_nested_braces() -> None:
 
 @pytest.mark.parametrize(
     ("policy", "expected"),
-    [("last", r"\left\{ 1, 2 \right\}"), ("first", "4"), ("unique", None),
-     ("join", r"4, \frac{1}{2}, \left\{ 1, 2 \right\}")],
+    [
+        ("last", r"\left\{ 1, 2 \right\}"),
+        ("first", "4"),
+        ("unique", None),
+        ("join", r"4, \frac{1}{2}, \left\{ 1, 2 \right\}"),
+    ],
 )
 def test_box_policies(policy, expected) -> None:
     assert extract_boxed_answer(RESPONSE, policy=policy) == expected
@@ -34,7 +38,10 @@ def test_fallbacks_are_off_by_default_and_tried_in_order() -> None:
     assert extract_answer(text) is None
     assert extract_answer(text, conventions=AnswerConventions(fallbacks=("gsm8k_hash", "answer_is"))) == "12"
     assert extract_answer(text, conventions=AnswerConventions(fallbacks=("answer_is",))) == "13"
-    assert extract_answer("We get 3, then 41.", conventions=AnswerConventions(fallbacks=("last_number",))) == "41"
+    assert (
+        extract_answer("We get 3, then 41.", conventions=AnswerConventions(fallbacks=("last_number",)))
+        == "41"
+    )
 
 
 def test_no_answer_is_none_not_an_exception() -> None:
@@ -44,7 +51,9 @@ def test_no_answer_is_none_not_an_exception() -> None:
 
 
 def test_conventions_from_dict_rejects_typos() -> None:
-    assert AnswerConventions.from_dict({"fallbacks": ["gsm8k_hash"], "rel_tol": 1e-4}).fallbacks == ("gsm8k_hash",)
+    assert AnswerConventions.from_dict({"fallbacks": ["gsm8k_hash"], "rel_tol": 1e-4}).fallbacks == (
+        "gsm8k_hash",
+    )
     with pytest.raises(ValueError, match="unknown answer convention keys"):
         AnswerConventions.from_dict({"fallback": ["gsm8k_hash"]})
     with pytest.raises(ValueError, match="unknown extraction fallbacks"):

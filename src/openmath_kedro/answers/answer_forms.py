@@ -1,4 +1,4 @@
-"""Split a normalized answer into its shape: scalar, tuple/interval, set, list, matrix, union, relation, text."""
+"""Split a normalized answer into its shape: scalar, tuple/interval, set, list, matrix, union, relation."""
 
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ class Text:
 Form = Scalar | Sequence | SetOf | UnorderedList | Matrix | Union | Relation | Choice | Text
 
 _MATRIX = re.compile(
-    r"^\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(?P<body>.*)\\end\{(?P=env)\}$", re.S
+    r"^\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(?P<body>.*)\\end\{(?P=env)\}$",
+    re.S,
 )
 _CHOICE = re.compile(r"^\(([A-Za-z])\)(?:\s.*)?$|^([A-Z])\)(?:\s.*)?$")
 _RELATIONS = re.compile(r"\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\ne(?![a-zA-Z])|=|<|>")
@@ -166,7 +167,9 @@ def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
         return SetOf(())
     matrix = _MATRIX.match(text)
     if matrix:
-        rows = [row for row in re.split(r"\\\\", matrix.group("body")) if row.strip() and row.strip() != "\\hline"]
+        rows = [
+            row for row in re.split(r"\\\\", matrix.group("body")) if row.strip() and row.strip() != "\\hline"
+        ]
         return Matrix(tuple(_parse_items(row.split("&"), choice_letters, depth) for row in rows))
 
     parts = split_top_level(text, _CUP)
@@ -202,8 +205,10 @@ def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
     if choice or (choice_letters and len(text) == 1 and text.upper() in choice_letters.upper()):
         return Choice((choice.group(1) or choice.group(2) if choice else text).upper())
 
-    if _LETTERS_ONLY.match(text) and text.lower() not in _MATH_WORDS and (
-        len(text) > 2 or text.lower() in _TWO_LETTER_WORDS
+    if (
+        _LETTERS_ONLY.match(text)
+        and text.lower() not in _MATH_WORDS
+        and (len(text) > 2 or text.lower() in _TWO_LETTER_WORDS)
     ):
         return Text(" ".join(text.split()))  # "no" is a word, not n*o (which would equal "on")
     try:

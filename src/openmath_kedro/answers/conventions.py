@@ -73,7 +73,7 @@ class AnswerConventions:
 MODEL_OUTPUT = AnswerConventions()
 
 BENCHMARK_CONVENTIONS: dict[str, AnswerConventions] = {
-    # Model outputs: boxed answers only, as in the original recipe; these presets only say how golds are written.
+    # Model outputs: boxed answers only, as in the original recipe; presets say how golds are written.
     "gsm8k": AnswerConventions(),
     "math": AnswerConventions(),
     "tabmwp": AnswerConventions(text_answers=True),

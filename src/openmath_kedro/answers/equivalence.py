@@ -5,7 +5,7 @@ readings) -> constant values at 50 digits (radicals, pi, logs) -> structures (tu
 matrices, unions) -> expressions with variables at seeded random points -> equations as equations -> sympy.
 
 Everything here but the sympy stage is pure Python and bounded by guards; a pair that needs sympy raises
-``NeedsSymbolic`` in the parent and is re-run with ``symbolic_check`` in a worker process with a hard deadline.
+``NeedsSymbolic`` in the parent and is re-run with ``symbolic_check`` in a worker process (hard deadline).
 """
 
 from __future__ import annotations
@@ -77,8 +77,12 @@ def compare_answers(
     predicted, expected = normalize_answer(prediction), normalize_answer(gold)
     if predicted.text == expected.text and predicted.text:
         return equivalent(Stage.EXACT)
-    if (conventions.text_answers and predicted.text_key and predicted.text_key == expected.text_key
-            and _WORDY.search(predicted.text_key)):
+    if (
+        conventions.text_answers
+        and predicted.text_key
+        and predicted.text_key == expected.text_key
+        and _WORDY.search(predicted.text_key)
+    ):
         return equivalent(Stage.TEXT)
     if len(predicted.text) > MAX_ANSWER_CHARS or len(expected.text) > MAX_ANSWER_CHARS:
         return refused(Stage.GUARD, "answer too long")
@@ -86,7 +90,9 @@ def compare_answers(
         predicted_form = parse_answer_form(predicted, conventions.choice_letters)
         expected_form = parse_answer_form(expected, conventions.choice_letters)
         if predicted_form == expected_form:
-            return equivalent(Stage.EXACT)  # the same tree written differently: no value needed (10^{ 10^{10} })
+            return equivalent(
+                Stage.EXACT
+            )  # the same tree written differently: no value needed (10^{ 10^{10} })
         decision = FormComparer(conventions, symbolic_check).forms(predicted_form, expected_form)
     except AnswerTooComplex as error:
         return refused(Stage.GUARD, str(error))
@@ -241,7 +247,9 @@ class FormComparer:
             readings_b = self.readings(exact_b, expected.percent)
             if tolerant:
                 rel_tol = Fraction(self.conventions.rel_tol)
-                equal = any(abs(x - y) <= rel_tol * max(abs(x), abs(y)) for x in readings_a for y in readings_b)
+                equal = any(
+                    abs(x - y) <= rel_tol * max(abs(x), abs(y)) for x in readings_a for y in readings_b
+                )
             else:
                 equal = any(x == y for x in readings_a for y in readings_b)
             return Decision(equal, Stage.NUMERIC)
@@ -261,8 +269,11 @@ class FormComparer:
             raise
         except EvaluationError:
             return self.symbolic_or_raise(predicted.expr, expected.expr, Stage.SYMBOLIC)
-        pairs = [(x, y) for x in self.readings(value_a, predicted.percent)
-                 for y in self.readings(value_b, expected.percent)]
+        pairs = [
+            (x, y)
+            for x in self.readings(value_a, predicted.percent)
+            for y in self.readings(value_b, expected.percent)
+        ]
         if tolerant:
             return Decision(any(_close(x, y, self.conventions.rel_tol) for x, y in pairs), Stage.VALUE)
         if any(_close(x, y, EXACT_TOLERANCE) for x, y in pairs):
@@ -305,15 +316,19 @@ class FormComparer:
     def structures_equal(self, predicted: Form, expected: Form) -> bool:
         unordered = (SetOf, UnorderedList)
         if isinstance(predicted, Sequence) and isinstance(expected, Sequence):
-            return (predicted.opening == expected.opening and predicted.closing == expected.closing
-                    and self.ordered(predicted.items, expected.items))
+            return (
+                predicted.opening == expected.opening
+                and predicted.closing == expected.closing
+                and self.ordered(predicted.items, expected.items)
+            )
         if isinstance(predicted, unordered) and isinstance(expected, unordered):
             return self.unordered(predicted.items, expected.items)
         if isinstance(predicted, Union) and isinstance(expected, Union):
             return self.unordered(predicted.parts, expected.parts)
         if isinstance(predicted, Matrix) and isinstance(expected, Matrix):
-            return (len(predicted.rows) == len(expected.rows)
-                    and all(self.ordered(row_a, row_b) for row_a, row_b in zip(predicted.rows, expected.rows)))
+            return len(predicted.rows) == len(expected.rows) and all(
+                self.ordered(row_a, row_b) for row_a, row_b in zip(predicted.rows, expected.rows, strict=True)
+            )
         # A vector written as a tuple, a point without parentheses, a one-element set.
         vector_a, vector_b = _as_vector(predicted), _as_vector(expected)
         if vector_a is not None and vector_b is not None:
@@ -326,7 +341,7 @@ class FormComparer:
 
     def ordered(self, items_a: tuple[Form, ...], items_b: tuple[Form, ...]) -> bool:
         return len(items_a) == len(items_b) and all(
-            self.forms(a, b).equal for a, b in zip(items_a, items_b)
+            self.forms(a, b).equal for a, b in zip(items_a, items_b, strict=True)
         )
 
     def unordered(self, items_a: tuple[Form, ...], items_b: tuple[Form, ...]) -> bool:

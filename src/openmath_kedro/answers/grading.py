@@ -37,8 +37,12 @@ def _verdict_from_worker(result: TaskResult) -> Verdict:
     if result.error:
         return refused(Stage.SYMBOLIC, result.error)
     payload = result.value
-    return Verdict(bool(payload["equivalent"]), Status(payload["status"]), Stage(payload["stage"]),
-                   str(payload["detail"]))
+    return Verdict(
+        bool(payload["equivalent"]),
+        Status(payload["status"]),
+        Stage(payload["stage"]),
+        str(payload["detail"]),
+    )
 
 
 def grade_batch(
@@ -87,7 +91,9 @@ def grade(
     return grade_batch([(prediction, gold)], conventions=conventions, pool=pool)[0]
 
 
-def is_equivalent(prediction: str | None, gold: str, *, conventions: AnswerConventions = MODEL_OUTPUT) -> bool:
+def is_equivalent(
+    prediction: str | None, gold: str, *, conventions: AnswerConventions = MODEL_OUTPUT
+) -> bool:
     """True only for a positive verdict: no answer, timeouts and errors are all "not correct"."""
     return grade(prediction, gold, conventions=conventions).equivalent
 

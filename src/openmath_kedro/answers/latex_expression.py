@@ -72,17 +72,38 @@ FUNCTION_NAMES = frozenset(
     "sin cos tan sec csc cot arcsin arccos arctan sinh cosh tanh ln log exp sqrt".split()
 )
 _FUNCTION_COMMANDS = {f"\\{name}": name for name in FUNCTION_NAMES} | {
-    "\\lg": "log", "\\operatorname{sgn}": "sign",
+    "\\lg": "log",
+    "\\operatorname{sgn}": "sign",
 }
 _GREEK = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma "
     "tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
 )
 _MULTIPLY_COMMANDS = frozenset({"\\cdot", "\\times", "\\ast", "\\cdotp"})
-_IGNORED_COMMANDS = frozenset({"\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "\\displaystyle",
-                               "\\limits", "\\mathrm", "\\mathit", "\\mathbf", "\\rm"})
-_WORD_CONSTANTS = {"pi": Const("pi"), "inf": Const("inf"), "infty": Const("inf"), "infinity": Const("inf"),
-                   "oo": Const("inf")}
+_IGNORED_COMMANDS = frozenset(
+    {
+        "\\,",
+        "\\;",
+        "\\:",
+        "\\!",
+        "\\ ",
+        "\\quad",
+        "\\qquad",
+        "\\displaystyle",
+        "\\limits",
+        "\\mathrm",
+        "\\mathit",
+        "\\mathbf",
+        "\\rm",
+    }
+)
+_WORD_CONSTANTS = {
+    "pi": Const("pi"),
+    "inf": Const("inf"),
+    "infty": Const("inf"),
+    "infinity": Const("inf"),
+    "oo": Const("inf"),
+}
 
 _TOKEN = re.compile(
     r"""(?P<space>\s+)
@@ -235,7 +256,11 @@ class _Parser:
             return self.abs_depth == 0
         if token.kind == "cmd":
             return token.text not in _MULTIPLY_COMMANDS and token.text not in (
-                "\\div", "\\rfloor", "\\rceil", "\\}")
+                "\\div",
+                "\\rfloor",
+                "\\rceil",
+                "\\}",
+            )
         return token.text in ("(", "[", "{")
 
     def parse_power(self) -> Node:

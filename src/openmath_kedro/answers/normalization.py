@@ -14,12 +14,27 @@ from openmath_kedro.answers.latex_expression import FUNCTION_NAMES
 
 MAX_ANSWER_CHARS = 2_000  # longer answers are compared as exact strings only (see equivalence.GUARD)
 
-_UNICODE = str.maketrans({
-    "\u2212": "-", "\u2013": "-", "\u00d7": r"\times ", "\u00f7": r"\div ", "\u00b7": r"\cdot ",
-    "\u221a": r"\sqrt", "\u03c0": r"\pi ", "\u221e": r"\infty ", "\u2264": r"\le ", "\u2265": r"\ge ",
-    "\u2260": r"\ne ", "\u00b0": r"^\circ", "\u222a": r"\cup ", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
-    "\u2205": r"\emptyset ",
-})
+_UNICODE = str.maketrans(
+    {
+        "\u2212": "-",
+        "\u2013": "-",
+        "\u00d7": r"\times ",
+        "\u00f7": r"\div ",
+        "\u00b7": r"\cdot ",
+        "\u221a": r"\sqrt",
+        "\u03c0": r"\pi ",
+        "\u221e": r"\infty ",
+        "\u2264": r"\le ",
+        "\u2265": r"\ge ",
+        "\u2260": r"\ne ",
+        "\u00b0": r"^\circ",
+        "\u222a": r"\cup ",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u2205": r"\emptyset ",
+    }
+)
 _SIMPLE_REWRITES = [
     (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"),
     (re.compile(r"\\[dt]binom(?![a-zA-Z])"), r"\\binom"),

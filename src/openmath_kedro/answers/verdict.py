@@ -49,8 +49,12 @@ class Verdict:
         return self.status in (Status.TIMEOUT, Status.ERROR)
 
     def to_dict(self) -> dict[str, object]:
-        return {"equivalent": self.equivalent, "status": str(self.status), "stage": str(self.stage),
-                "detail": self.detail}
+        return {
+            "equivalent": self.equivalent,
+            "status": str(self.status),
+            "stage": str(self.stage),
+            "detail": self.detail,
+        }
 
 
 def equivalent(stage: Stage, detail: str = "") -> Verdict:

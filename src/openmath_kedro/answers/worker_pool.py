@@ -149,7 +149,9 @@ class DeadlinePool:
         environment["PYTHONPATH"] = os.pathsep.join(entry for entry in sys.path if entry)
         process = subprocess.Popen(
             [sys.executable, "-c", _WORKER_BOOTSTRAP, self.task_reference, str(self.memory_limit_bytes)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=environment,
         )
         return _Worker(process)
 

@@ -47,7 +47,8 @@ _MAX_RESULT_BYTES = 1 << 20
 # Linux constants not exposed by the os module of Python 3.11.
 _CLONE_NEWNS = 0x00020000
 _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
-_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_SECCOMP, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 22, 24, 38
+_SECCOMP_MODE_FILTER = 2
 _CAP_LAST = 63
 # Capabilities the zygote keeps (bwrap --cap-add): switch uids, signal and mount for its session processes.
 _CAP_SETGID, _CAP_SETUID, _CAP_SETPCAP, _CAP_KILL, _CAP_SYS_ADMIN = 6, 7, 8, 5, 21
@@ -298,7 +299,9 @@ def _session_home() -> str:
 
 def _process_stats() -> dict:
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    output = os.fstat(_OUTPUT_FD)  # a block may have closed or replaced it
     return {
+        "output_file": [output.st_dev, output.st_ino],
         "threads": max(threading.active_count(), len(os.listdir("/proc/self/task"))),
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "max_rss_mb": usage.ru_maxrss >> 10,
@@ -378,6 +381,47 @@ def _enter_session_jail(*, uid: int, tmp_mb: int) -> list[int]:
     return private_dirs
 
 
+# Seccomp: the session may not create user namespaces (this kernel lets unprivileged users do so, and a
+# namespace where it is "root" is the usual first step of a kernel exploit). Everything else is allowed.
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, 272, 56, 435), "aarch64": (0xC00000B7, 97, 220, 435)}
+_CLONE_NEWUSER = 0x10000000
+
+
+def _forbid_user_namespaces() -> bool:
+    """Install the filter (needs no_new_privs); False on an architecture it does not know."""
+    machine = os.uname().machine
+    if machine not in _SECCOMP_ARCH:
+        return False
+    arch, nr_unshare, nr_clone, nr_clone3 = _SECCOMP_ARCH[machine]
+    load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    program = [
+        (load, 0, 0, 4),  # 0: architecture
+        (jeq, 1, 0, arch),  # 1
+        (ret, 0, 0, enosys),  # 2: another ABI (i386 on x86_64) is refused outright
+        (load, 0, 0, 0),  # 3: syscall number
+        (jge, 4, 0, 0x40000000),  # 4: x32 ABI -> 9
+        (jeq, 4, 0, nr_unshare),  # 5 -> 10
+        (jeq, 3, 0, nr_clone),  # 6 -> 10
+        (jeq, 1, 0, nr_clone3),  # 7 -> 9: its flags are in memory, out of reach; ENOSYS makes libc use clone
+        (ret, 0, 0, allow),  # 8
+        (ret, 0, 0, enosys),  # 9
+        (load, 0, 0, 16),  # 10: low 32 bits of the first argument, the namespace flags
+        (jset, 0, 1, _CLONE_NEWUSER),  # 11
+        (ret, 0, 0, eperm),  # 12
+        (ret, 0, 0, allow),  # 13
+    ]
+    filters = b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
+    buffer = ctypes.create_string_buffer(filters)
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(program), ctypes.addressof(buffer))
+    _check(_libc().prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
+    return True
+
+
 def _apply_limits(limits: dict, *, address_space_bytes: int) -> None:
     def set_limit(kind: int, value: int) -> None:
         resource.setrlimit(kind, (value, value))
@@ -420,6 +464,8 @@ def _start_session_process(*, cmd_r: int, result_w: int, output_fd: int, zygote:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
         if os.getppid() != zygote.pid:
             os._exit(0)
+        if zygote.isolated:
+            _forbid_user_namespaces()
         _apply_limits(limits, address_space_bytes=zygote.address_space_bytes)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death on a too-large file
         os.umask(0o022)
@@ -431,10 +477,7 @@ def _start_session_process(*, cmd_r: int, result_w: int, output_fd: int, zygote:
             os.close(fd)
         _session_main(os.getpid())
     except BaseException:  # noqa: BLE001 - never fall back into the zygote's loop
-        try:
-            traceback.print_exc()
-        finally:
-            os._exit(70)
+        os._exit(70)
     os._exit(0)
 
 
@@ -731,6 +774,9 @@ class Zygote:
             return False
         if not isinstance(stats, dict) or "threads" not in stats:
             return False
+        output = os.fstat(process.output_fd)
+        if stats["output_file"] != [output.st_dev, output.st_ino]:
+            return False  # the solution closed or replaced the output channel
         if stats["threads"] > 1 or stats["cpu_seconds"] > 0.5 * float(self.limits["cpu_seconds"]):
             return False  # a thread that outlived its solution, or most of the CPU budget spent
         if stats["max_rss_mb"] > self.rss_mb + _REUSE_MAX_GROWTH_MB:

@@ -14,7 +14,7 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup bubblewrap run test lint lock clean-venv
+.PHONY: help setup bubblewrap run test lint lock bench-setup clean-venv
 
 help:
 	@echo "make run    - set up, then run the whole recipe on the embedded default model"
@@ -22,6 +22,7 @@ help:
 	@echo "make setup  - only create/update .venv and system packages"
 	@echo "make lint   - ruff + import-linter contracts"
 	@echo "make lock   - re-resolve requirements.lock from pyproject.toml"
+	@echo "make bench-setup - add the benchmark-only packages (math-verify) to .venv"
 
 setup: $(STAMP) bubblewrap
 
@@ -54,6 +55,10 @@ test: setup
 lint: setup
 	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports
+
+bench-setup: setup
+	$(BIN)/python -m pip install --quiet "math-verify==0.9.0"
+	$(BIN)/python -m pip check
 
 lock:
 	rm -rf /tmp/openmath-lock && $(PYTHON) -m venv /tmp/openmath-lock

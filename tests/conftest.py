@@ -51,7 +51,9 @@ def make_project_copy(root: Path, *, local_globals: str) -> Path:
     (root / "conf" / "local").mkdir()
     (root / "conf" / "local" / "globals.yml").write_text(local_globals)
     # bootstrap_project wants src/ inside the project; the package itself is imported from the install
-    shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     # the embedded model is looked up in .venv/embedded-model relative to the working directory
     (root / ".venv").mkdir()
     (root / ".venv" / "embedded-model").symlink_to(PROJECT_ROOT / ".venv" / "embedded-model")

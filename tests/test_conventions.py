@@ -57,7 +57,9 @@ def test_pipelines_read_only_their_own_parameters(name):
     for dataset in pipelines[name].inputs():
         if dataset.startswith("params:"):
             key = dataset.removeprefix("params:")
-            assert key == name or key.startswith(f"{name}."), f"{name} reads {dataset}, which belongs elsewhere"
+            assert key == name or key.startswith(f"{name}."), (
+                f"{name} reads {dataset}, which belongs elsewhere"
+            )
 
 
 def test_each_parameters_file_holds_one_block_of_its_pipeline():
@@ -67,7 +69,9 @@ def test_each_parameters_file_holds_one_block_of_its_pipeline():
         match = re.fullmatch(r"parameters_([a-z_]+)\.yml", file.name)
         assert match, f"{file.name}: parameters files are named parameters_<pipeline>.yml"
         keys = list(yaml.safe_load(file.read_text()) or {})
-        assert keys == [match.group(1)], f"{file.name} must hold exactly the '{match.group(1)}' block, has {keys}"
+        assert keys == [match.group(1)], (
+            f"{file.name} must hold exactly the '{match.group(1)}' block, has {keys}"
+        )
         assert match.group(1) in PARAMETER_MODELS, f"{file.name}: no pydantic model in params.py"
 
 
@@ -78,7 +82,9 @@ def test_each_catalog_file_declares_only_its_pipelines_datasets():
         match = re.fullmatch(r"catalog_([a-z_]+)\.yml", file.name)
         assert match, f"{file.name}: catalog files are named catalog_<pipeline>.yml"
         for entry in yaml.safe_load(file.read_text()):
-            assert entry.startswith(("_", f"{match.group(1)}.")), f"{file.name}: {entry!r} belongs to another pipeline"
+            assert entry.startswith(("_", f"{match.group(1)}.")), (
+                f"{file.name}: {entry!r} belongs to another pipeline"
+            )
 
 
 @pytest.mark.parametrize("name", pipeline_names())
@@ -87,7 +93,9 @@ def test_every_dataset_is_persisted_with_a_viz_layer(context, name):
         if dataset_name.startswith("params:") or dataset_name == "parameters":
             continue
         dataset = context.catalog.get(dataset_name)
-        assert dataset is not None and not isinstance(dataset, MemoryDataset), f"{dataset_name} is not in the catalog"
+        assert dataset is not None and not isinstance(dataset, MemoryDataset), (
+            f"{dataset_name} is not in the catalog"
+        )
         layer = (getattr(dataset, "metadata", None) or {}).get("kedro-viz", {}).get("layer")
         assert layer, f"{dataset_name} has no kedro-viz layer"
 
@@ -101,9 +109,15 @@ def test_project_parameters_validate(context):
     ("params", "message"),
     [
         ({"data_preparatoin": {}}, r"'data_preparatoin': unknown top-level parameter"),
-        ({"model_setup": {"dtype": "int3"}}, r"'model_setup\.dtype': Input should be 'bfloat16', 'float16' or 'float32'"),
+        (
+            {"model_setup": {"dtype": "int3"}},
+            r"'model_setup\.dtype': Input should be 'bfloat16', 'float16' or 'float32'",
+        ),
         ({"model_setup": {"dtyp": "float32"}}, r"'model_setup\.dtyp': Extra inputs are not permitted"),
-        ({"data_preparation": {"expected_counts": {"gsm8k": {"test": "many"}}}}, r"'data_preparation\.expected_counts\.gsm8k\.test'"),
+        (
+            {"data_preparation": {"expected_counts": {"gsm8k": {"test": "many"}}}},
+            r"'data_preparation\.expected_counts\.gsm8k\.test'",
+        ),
     ],
 )
 def test_invalid_parameters_are_named(params, message):
@@ -118,14 +132,19 @@ def test_kedro_free_packages_are_under_the_import_contract():
     package_dir = PROJECT_ROOT / "src" / "openmath_kedro"
     for package in KEDRO_FREE_PACKAGES:
         if (package_dir / package).is_dir() or (package_dir / f"{package}.py").is_file():
-            assert f"openmath_kedro.{package}" in forbidden["source_modules"], f"{package} is not under the contract"
+            assert f"openmath_kedro.{package}" in forbidden["source_modules"], (
+                f"{package} is not under the contract"
+            )
     independence = next(c for c in config["contracts"] if c["type"] == "independence")
     assert set(independence["modules"]) == {f"openmath_kedro.pipelines.{name}" for name in pipeline_names()}
 
 
 def test_import_contracts_hold():
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("lint-imports"))], cwd=PROJECT_ROOT, capture_output=True, text=True
+        [str(Path(sys.executable).with_name("lint-imports"))],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Contracts: 2 kept, 0 broken" in result.stdout

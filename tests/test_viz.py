@@ -18,10 +18,18 @@ pytestmark = pytest.mark.integration
 
 
 def test_viz_build(tmp_path: Path, shared_datasets: Path):
-    root = make_project_copy(tmp_path / "project", local_globals=f"raw_data_mirrors:\n  - {shared_datasets}\n")
+    root = make_project_copy(
+        tmp_path / "project", local_globals=f"raw_data_mirrors:\n  - {shared_datasets}\n"
+    )
     problems = root / "data" / "03_primary" / "problems" / "svamp" / "test.jsonl"
     JSONLinesDataset(filepath=str(problems)).save(
-        pd.DataFrame({"id": ["svamp/test/0"], "problem": ["Each pack of dvds costs 76 dollars."], "expected_answer": ["51"]})
+        pd.DataFrame(
+            {
+                "id": ["svamp/test/0"],
+                "problem": ["Each pack of dvds costs 76 dollars."],
+                "expected_answer": ["51"],
+            }
+        )
     )
     result = subprocess.run(
         [str(Path(sys.executable).with_name("kedro")), "viz", "build", "--include-previews"],

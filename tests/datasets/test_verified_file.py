@@ -47,13 +47,18 @@ def test_downloaded_when_no_mirror_has_it(tmp_path):
 
 def test_truncated_local_file_is_an_error(tmp_path):
     put(tmp_path / "raw" / "gsm8k" / "test.jsonl", GOOD[:20])
-    with pytest.raises(DatasetError, match=r"gsm8k/test\.jsonl: sha256 of .*raw/gsm8k/test\.jsonl is [0-9a-f]{64}, expected " + GOOD_SHA):
+    with pytest.raises(
+        DatasetError,
+        match=r"gsm8k/test\.jsonl: sha256 of .*raw/gsm8k/test\.jsonl is [0-9a-f]{64}, expected " + GOOD_SHA,
+    ):
         dataset(tmp_path).load()
 
 
 def test_altered_mirror_file_is_an_error_and_is_not_copied(tmp_path):
     altered = put(tmp_path / "mirror" / "gsm8k" / "test.jsonl", GOOD.replace(b"2", b"3"))
-    with pytest.raises(DatasetError, match=rf"sha256 of {altered} is .* truncated, altered or a different version"):
+    with pytest.raises(
+        DatasetError, match=rf"sha256 of {altered} is .* truncated, altered or a different version"
+    ):
         dataset(tmp_path).load()
     target_dir = tmp_path / "raw" / "gsm8k"
     assert list(target_dir.iterdir()) == []  # neither the bad file nor a temporary one
@@ -75,7 +80,10 @@ def test_mismatch_can_be_allowed_explicitly(tmp_path, caplog):
 
 
 def test_missing_everywhere_names_mirrors_and_url(tmp_path):
-    with pytest.raises(DatasetError, match=r"gsm8k/test\.jsonl: not found locally .*searched .*mirror/gsm8k/test\.jsonl\) and the download from file://.*failed"):
+    with pytest.raises(
+        DatasetError,
+        match=r"gsm8k/test\.jsonl: not found locally .*searched .*mirror/gsm8k/test\.jsonl\) and the download from file://.*failed",
+    ):
         dataset(tmp_path).load()
 
 

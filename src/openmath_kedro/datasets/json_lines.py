@@ -44,7 +44,9 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 try:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as error:
-                    raise DatasetError(f"{self._filepath}, line {line_number}: invalid JSON ({error.msg})") from error
+                    raise DatasetError(
+                        f"{self._filepath}, line {line_number}: invalid JSON ({error.msg})"
+                    ) from error
         return pd.DataFrame.from_records(records)
 
     def _save(self, data: pd.DataFrame) -> None:
@@ -56,7 +58,9 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             with os.fdopen(fd, "w", encoding="utf-8") as stream:
                 for record in data.to_dict(orient="records"):
                     record = {key: _missing_to_none(value) for key, value in record.items()}
-                    stream.write(json.dumps(record, ensure_ascii=False, allow_nan=False, default=_json_default))
+                    stream.write(
+                        json.dumps(record, ensure_ascii=False, allow_nan=False, default=_json_default)
+                    )
                     stream.write("\n")
             os.replace(tmp_name, self._filepath)
         finally:

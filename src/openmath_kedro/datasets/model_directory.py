@@ -121,7 +121,9 @@ class ModelSourceDataset(AbstractDataset[None, LoadedModel]):
         logger.info("loading the model from %s", directory)
         model = AutoModelForCausalLM.from_pretrained(directory)
         tokenizer = AutoTokenizer.from_pretrained(directory)
-        return LoadedModel(model=model, tokenizer=tokenizer, source={"kind": "hf-directory", "path": str(directory)})
+        return LoadedModel(
+            model=model, tokenizer=tokenizer, source={"kind": "hf-directory", "path": str(directory)}
+        )
 
 
 class ModelDirectoryDataset(AbstractDataset[LoadedModel, ModelDirectory]):
@@ -147,7 +149,9 @@ class ModelDirectoryDataset(AbstractDataset[LoadedModel, ModelDirectory]):
 
     def _load(self) -> ModelDirectory:
         if not self._exists():
-            raise DatasetError(f"{self._path}: no checkpoint here (no config.json); run the model_setup pipeline")
+            raise DatasetError(
+                f"{self._path}: no checkpoint here (no config.json); run the model_setup pipeline"
+            )
         return ModelDirectory(path=self._path)
 
     def _save(self, data: LoadedModel) -> None:

@@ -43,7 +43,9 @@ def assert_schema(table: pd.DataFrame, benchmark: str, split: str) -> None:
 
 class TestGsm8k:
     def test_real_files(self, shared_raw):
-        train, test = nodes.prepare_gsm8k(shared_raw("gsm8k/train.jsonl"), shared_raw("gsm8k/test.jsonl"), PARAMS)
+        train, test = nodes.prepare_gsm8k(
+            shared_raw("gsm8k/train.jsonl"), shared_raw("gsm8k/test.jsonl"), PARAMS
+        )
         assert_schema(train, "gsm8k", "train")
         assert_schema(test, "gsm8k", "test")
         first = row(test, "gsm8k/test/0")
@@ -55,11 +57,15 @@ class TestGsm8k:
 
     def test_solution_without_final_answer(self):
         raw = make_raw("gsm8k/test.jsonl", '{"question": "1+1?", "answer": "It is 2."}\n')
-        with pytest.raises(RawDataError, match=r"^gsm8k/test\.jsonl, line 1, field 'answer': no final answer after '####'"):
+        with pytest.raises(
+            RawDataError, match=r"^gsm8k/test\.jsonl, line 1, field 'answer': no final answer after '####'"
+        ):
             nodes.prepare_gsm8k(raw, raw, PARAMS)
 
     def test_missing_question(self):
-        raw = make_raw("gsm8k/train.jsonl", '{"question": "1+1?", "answer": "#### 2"}\n{"answer": "#### 3"}\n')
+        raw = make_raw(
+            "gsm8k/train.jsonl", '{"question": "1+1?", "answer": "#### 2"}\n{"answer": "#### 3"}\n'
+        )
         with pytest.raises(RawDataError, match=r"gsm8k/train\.jsonl, line 2, field 'question': missing"):
             nodes.prepare_gsm8k(raw, raw, PARAMS)
 
@@ -98,7 +104,11 @@ class TestMath500:
         assert_schema(table, "math500", "test")
         first = row(table, "math500/test/0")
         assert first["expected_answer"] == "\\left( 3, \\frac{\\pi}{2} \\right)"
-        assert first["metadata"] == {"level": 2, "subject": "Precalculus", "unique_id": "test/precalculus/807.json"}
+        assert first["metadata"] == {
+            "level": 2,
+            "subject": "Precalculus",
+            "unique_id": "test/precalculus/807.json",
+        }
 
     def test_level_must_be_a_number(self):
         raw = make_raw(
@@ -122,8 +132,13 @@ class TestSvamp:
         assert first["metadata"]["equation"] == "( 76.0 - 25.0 )"
 
     def test_answer_that_is_not_a_number(self):
-        raw = make_raw("svamp/SVAMP.json", '[{"ID": "c", "Body": "b", "Question": "q", "Equation": "e", "Answer": "51", "Type": "t"}]')
-        with pytest.raises(RawDataError, match=r"SVAMP\.json, entry 1, field 'Answer': expected int or float, got str"):
+        raw = make_raw(
+            "svamp/SVAMP.json",
+            '[{"ID": "c", "Body": "b", "Question": "q", "Equation": "e", "Answer": "51", "Type": "t"}]',
+        )
+        with pytest.raises(
+            RawDataError, match=r"SVAMP\.json, entry 1, field 'Answer': expected int or float, got str"
+        ):
             nodes.prepare_svamp(raw, params_expecting("svamp", "test", 1))
 
 
@@ -156,7 +171,10 @@ class TestAsdiv:
         """Our 2215 equal the evaluation-harness JSONL (ToRA) row for row."""
         table = nodes.prepare_asdiv(shared_raw("asdiv/ASDiv.xml"), PARAMS)
         harness = pd.read_json(shared_raw("asdiv/tora/test.jsonl").path, lines=True)
-        expected = [f"{b.strip()}{'' if b.strip()[-1] in '.?!' else '.'} {q.strip()}" for b, q in zip(harness.body, harness.question)]
+        expected = [
+            f"{b.strip()}{'' if b.strip()[-1] in '.?!' else '.'} {q.strip()}"
+            for b, q in zip(harness.body, harness.question, strict=True)
+        ]
         assert table["problem"].tolist() == expected
 
     def test_problem_without_answer(self):
@@ -165,7 +183,9 @@ class TestAsdiv:
             '<C><Problem ID="nluds-0042" Grade="3"><Body>b.</Body><Question>q?</Question>'
             "<Solution-Type>Addition</Solution-Type></Problem></C>",
         )
-        with pytest.raises(RawDataError, match=r"^asdiv/ASDiv\.xml, Problem ID=nluds-0042, field 'Answer': missing$"):
+        with pytest.raises(
+            RawDataError, match=r"^asdiv/ASDiv\.xml, Problem ID=nluds-0042, field 'Answer': missing$"
+        ):
             nodes.prepare_asdiv(raw, params_expecting("asdiv", "test", 1))
 
 
@@ -174,13 +194,18 @@ class TestAlgebra222:
         table = nodes.prepare_algebra222(shared_raw("algebra222/algebra222.csv"), PARAMS)
         assert_schema(table, "algebra222", "test")
         first = row(table, "algebra222/test/0")
-        assert first["problem"] == "Suppose that the value of x is −4. What is the value of the expression (3x − 5) + x?"
+        assert (
+            first["problem"]
+            == "Suppose that the value of x is −4. What is the value of the expression (3x − 5) + x?"
+        )
         assert first["expected_answer"] == "-21"
         assert first["metadata"]["section"] == "Expressions, Relations, and Substitution"
 
     def test_missing_column(self):
         raw = make_raw("algebra222/algebra222.csv", "question,section,source\nq,s,x\n")
-        with pytest.raises(RawDataError, match=r"algebra222\.csv, header, field 'final_answer': column missing"):
+        with pytest.raises(
+            RawDataError, match=r"algebra222\.csv, header, field 'final_answer': column missing"
+        ):
             nodes.prepare_algebra222(raw, PARAMS)
 
 
@@ -204,7 +229,9 @@ class TestTabmwp:
         assert_schema(table, "tabmwp", "test")
         first = row(table, "tabmwp/test/0")
         assert "Table: Coin collections\nName | Number of coins\nBraden | 76" in first["problem"]
-        assert first["problem"].endswith("Question: Some friends discussed the sizes of their coin collections. What is the mean of the numbers?")
+        assert first["problem"].endswith(
+            "Question: Some friends discussed the sizes of their coin collections. What is the mean of the numbers?"
+        )
         assert first["expected_answer"] == "84"
         second = row(table, "tabmwp/test/1")
         assert second["problem"].endswith("Choices: shortage, surplus")
@@ -214,18 +241,26 @@ class TestTabmwp:
         assert row(table, "tabmwp/test/3")["metadata"]["unit"] == "$"
 
     def test_missing_table(self):
-        raw = make_raw("tabmwp/problems_test1k.json", '{"7": {"question": "q", "answer": "1", "ans_type": "integer_number", "solution": "s", "ques_type": "free_text"}}')
+        raw = make_raw(
+            "tabmwp/problems_test1k.json",
+            '{"7": {"question": "q", "answer": "1", "ans_type": "integer_number", "solution": "s", "ques_type": "free_text"}}',
+        )
         with pytest.raises(RawDataError, match=r"problems_test1k\.json, key '7', field 'table': missing"):
             nodes.prepare_tabmwp(raw, params_expecting("tabmwp", "test", 1))
 
 
 class TestCounts:
     def test_a_different_count_is_an_error(self, shared_raw):
-        with pytest.raises(RawDataError, match=r"mawps/test: 2065 problems, expected 2000 \(set data_preparation\.allow_count_mismatch"):
+        with pytest.raises(
+            RawDataError,
+            match=r"mawps/test: 2065 problems, expected 2000 \(set data_preparation\.allow_count_mismatch",
+        ):
             nodes.prepare_mawps(shared_raw("mawps/test.jsonl"), params_expecting("mawps", "test", 2000))
 
     def test_allowed_mismatch_warns(self, shared_raw, caplog):
-        table = nodes.prepare_mawps(shared_raw("mawps/test.jsonl"), params_expecting("mawps", "test", 2000, allow=True))
+        table = nodes.prepare_mawps(
+            shared_raw("mawps/test.jsonl"), params_expecting("mawps", "test", 2000, allow=True)
+        )
         assert len(table) == 2065
         assert "2065 problems, expected 2000" in caplog.text
 

@@ -32,7 +32,11 @@ KNOWN_PROBLEMS = [
     ("gsm8k/test/1318", "Henry and 3 of his friends order 7 pizzas for lunch.", "14"),
     ("math/test/0", "How many vertical asymptotes does the graph of $y=\\frac{2}{x^2+x-6}$ have?", "2"),
     ("math/test/1", "What is the positive difference between $120\\%$ of 30 and $130\\%$ of 20?", "10"),
-    ("math500/test/0", "Convert the point $(0,3)$ in rectangular coordinates to polar coordinates.", "\\left( 3, \\frac{\\pi}{2} \\right)"),
+    (
+        "math500/test/0",
+        "Convert the point $(0,3)$ in rectangular coordinates to polar coordinates.",
+        "\\left( 3, \\frac{\\pi}{2} \\right)",
+    ),
     ("svamp/test/1", "Dan had $ 3 left with him after he bought a candy bar.", "1"),
     ("gsm_hard/test/0", "Janet’s ducks lay 16 eggs per day.", "-9867630"),
     ("asdiv/test/0", "Seven red apples and two green apples are in the basket.", "9"),
@@ -57,7 +61,9 @@ def prepared(tmp_path_factory, shared_datasets) -> Path:
 
 
 def load(root: Path, benchmark: str, split: str):
-    return JSONLinesDataset(filepath=str(root / "data" / "03_primary" / "problems" / benchmark / f"{split}.jsonl")).load()
+    return JSONLinesDataset(
+        filepath=str(root / "data" / "03_primary" / "problems" / benchmark / f"{split}.jsonl")
+    ).load()
 
 
 @pytest.mark.parametrize(("benchmark", "split"), EXPECTED_COUNTS)
@@ -65,7 +71,15 @@ def test_every_table_has_its_count(prepared, benchmark, split):
     table = load(prepared, benchmark, split)
     assert len(table) == EXPECTED_COUNTS[benchmark, split]
     assert table["id"].is_unique
-    assert set(table.columns) >= {"id", "benchmark", "split", "problem", "expected_answer", "reference_solution", "metadata"}
+    assert set(table.columns) >= {
+        "id",
+        "benchmark",
+        "split",
+        "problem",
+        "expected_answer",
+        "reference_solution",
+        "metadata",
+    }
 
 
 @pytest.mark.parametrize(("problem_id", "start", "answer"), KNOWN_PROBLEMS)

@@ -22,7 +22,9 @@ class TestJsonLines:
         assert records[0].get("question").startswith("Janet’s ducks lay 16 eggs per day.")
 
     def test_malformed_line_is_named(self):
-        raw = make_raw("gsm8k/test.jsonl", '{"question": "a", "answer": "#### 1"}\n{"question": "b", "answer": \n')
+        raw = make_raw(
+            "gsm8k/test.jsonl", '{"question": "a", "answer": "#### 1"}\n{"question": "b", "answer": \n'
+        )
         with pytest.raises(RawDataError, match=r"^gsm8k/test\.jsonl, line 2: malformed JSON"):
             read_json_lines(raw)
 
@@ -87,7 +89,9 @@ class TestJsonDocument:
 
 class TestCsv:
     def test_real_file(self, shared_raw):
-        records = read_csv(shared_raw("algebra222/algebra222.csv"), required_columns=("question", "final_answer"))
+        records = read_csv(
+            shared_raw("algebra222/algebra222.csv"), required_columns=("question", "final_answer")
+        )
         assert len(records) == 222
         assert records[0].get("final_answer") == "-21"
         assert records[0].location == "row 1 (line 2)"
@@ -95,7 +99,8 @@ class TestCsv:
     def test_missing_column_is_named(self):
         raw = make_raw("algebra222.csv", "question,section\nWhat is 1+1?,Basics\n")
         with pytest.raises(
-            RawDataError, match=r"^algebra222\.csv, header, field 'final_answer': column missing \(header has question, section\)"
+            RawDataError,
+            match=r"^algebra222\.csv, header, field 'final_answer': column missing \(header has question, section\)",
         ):
             read_csv(raw, required_columns=("question", "final_answer"))
 
@@ -126,7 +131,9 @@ class TestAsdivXml:
             "<Question>How many pens?</Question></Problem></ProblemSet></Corpus>",
         )
         (record,) = read_asdiv_xml(raw)
-        with pytest.raises(RawDataError, match=r"^asdiv/ASDiv\.xml, Problem ID=nluds-0007, field 'Answer': missing$"):
+        with pytest.raises(
+            RawDataError, match=r"^asdiv/ASDiv\.xml, Problem ID=nluds-0007, field 'Answer': missing$"
+        ):
             record.get("Answer")
 
     def test_malformed_xml_names_the_line(self):

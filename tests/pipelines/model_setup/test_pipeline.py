@@ -20,7 +20,9 @@ def make_project(root: Path, *, teacher: str = "embedded") -> Path:
 
 
 def run_role(root: Path, role: str) -> Path:
-    with kedro_session(root, pipeline_names=["model_setup"], node_names=[f"model_setup.{role}.build_checkpoint"]):
+    with kedro_session(
+        root, pipeline_names=["model_setup"], node_names=[f"model_setup.{role}.build_checkpoint"]
+    ):
         pass
     return root / "data" / "06_models" / role
 

@@ -67,7 +67,9 @@ def prepare_gsm8k(train: RawFile, test: RawFile, params: dict[str, Any]) -> tupl
     return split_table(train, "train"), split_table(test, "test")
 
 
-def prepare_math(params: dict[str, Any], test: RawFile, *train_subject_files: RawFile) -> tuple[pd.DataFrame, pd.DataFrame]:
+def prepare_math(
+    params: dict[str, Any], test: RawFile, *train_subject_files: RawFile
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """MATH: the answer is the last ``\\boxed{}`` of the reference solution; level and subject in metadata.
 
     The train split is the concatenation of the seven per-subject files, in alphabetical subject order.
@@ -188,7 +190,10 @@ def prepare_algebra222(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
                 problem=record.get("question"),
                 expected_answer=record.get("final_answer").strip(),
                 reference_solution=None,
-                metadata={"section": record.get("section", allow_empty=True), "source": record.fields.get("source")},
+                metadata={
+                    "section": record.get("section", allow_empty=True),
+                    "source": record.fields.get("source"),
+                },
             )
         )
     return _table(rows, benchmark="algebra222", split="test", params=params)
@@ -280,8 +285,11 @@ def _math_rows(records: list[SourceRecord], *, split: str, start: int) -> list[d
         if not answer:
             # MATH itself has a few empty boxes (train, number theory: "there are $\\boxed{}$ primes").
             # The problem stays (the split keeps its size) but has no answer to grade against.
-            logger.warning("%s, %s: empty \\boxed{} in the reference solution; expected_answer is None",
-                           record.file, record.location)
+            logger.warning(
+                "%s, %s: empty \\boxed{} in the reference solution; expected_answer is None",
+                record.file,
+                record.location,
+            )
             answer = None
         level_text = record.get("level")
         level_match = re.fullmatch(r"Level (\d)", level_text)

@@ -37,7 +37,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             _benchmark(
                 "gsm8k",
-                [node(prepare_gsm8k, ["raw_train", "raw_test", PARAMS], ["train_problems", "test_problems"], name="prepare")],
+                [
+                    node(
+                        prepare_gsm8k,
+                        ["raw_train", "raw_test", PARAMS],
+                        ["train_problems", "test_problems"],
+                        name="prepare",
+                    )
+                ],
             ),
             _benchmark(
                 "math",
@@ -50,7 +57,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                     )
                 ],
             ),
-            _benchmark("asdiv", [node(prepare_asdiv, ["raw_corpus", PARAMS], "test_problems", name="prepare")]),
+            _benchmark(
+                "asdiv", [node(prepare_asdiv, ["raw_corpus", PARAMS], "test_problems", name="prepare")]
+            ),
             *(
                 _benchmark(name, [node(function, ["raw_test", PARAMS], "test_problems", name="prepare")])
                 for name, function in test_only.items()

@@ -64,11 +64,15 @@ def read_json_lines(raw: RawFile) -> list[SourceRecord]:
             value = json.loads(line)
         except json.JSONDecodeError as error:
             raise RawDataError(
-                file=raw.name, location=f"line {number}", problem=f"malformed JSON ({error.msg} at column {error.colno})"
+                file=raw.name,
+                location=f"line {number}",
+                problem=f"malformed JSON ({error.msg} at column {error.colno})",
             ) from error
         if not isinstance(value, dict):
             raise RawDataError(
-                file=raw.name, location=f"line {number}", problem=f"expected a JSON object, got {type(value).__name__}"
+                file=raw.name,
+                location=f"line {number}",
+                problem=f"expected a JSON object, got {type(value).__name__}",
             )
         records.append(SourceRecord(file=raw.name, location=f"line {number}", fields=value))
     return records
@@ -89,7 +93,9 @@ def read_json_document(raw: RawFile) -> list[SourceRecord]:
     elif isinstance(document, dict):
         items = ((f"key '{k}'", v | {"_key": k} if isinstance(v, dict) else v) for k, v in document.items())
     else:
-        raise RawDataError(file=raw.name, problem=f"expected a JSON list or object, got {type(document).__name__}")
+        raise RawDataError(
+            file=raw.name, problem=f"expected a JSON list or object, got {type(document).__name__}"
+        )
     records = []
     for location, value in items:
         if not isinstance(value, dict):
@@ -125,7 +131,9 @@ def read_asdiv_xml(raw: RawFile) -> list[SourceRecord]:
         root = ElementTree.fromstring(raw.content)
     except ElementTree.ParseError as error:
         line, column = error.position
-        raise RawDataError(file=raw.name, location=f"line {line}", problem=f"malformed XML (column {column})") from error
+        raise RawDataError(
+            file=raw.name, location=f"line {line}", problem=f"malformed XML (column {column})"
+        ) from error
     records = []
     for number, problem in enumerate(root.iter("Problem"), start=1):
         problem_id = problem.get("ID")

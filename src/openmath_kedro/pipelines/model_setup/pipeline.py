@@ -13,7 +13,14 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             pipeline(
-                [node(build_plain_checkpoint, ["source", "params:model_setup"], "checkpoint", name="build_checkpoint")],
+                [
+                    node(
+                        build_plain_checkpoint,
+                        ["source", "params:model_setup"],
+                        "checkpoint",
+                        name="build_checkpoint",
+                    )
+                ],
                 namespace=f"model_setup.{role}",
                 parameters={"params:model_setup"},
             )

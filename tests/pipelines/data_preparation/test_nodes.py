@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from openmath_kedro.pipelines.data_preparation import nodes
-from openmath_kedro.pipelines.data_preparation.nodes import PROBLEM_COLUMNS, extract_last_boxed
+from openmath_kedro.pipelines.data_preparation.nodes import PROBLEM_COLUMNS
 from openmath_kedro.pipelines.data_preparation.raw_formats import RawDataError
 from tests.conftest import make_raw
 
@@ -267,21 +267,3 @@ class TestCounts:
     def test_missing_expected_count(self, shared_raw):
         with pytest.raises(ValueError, match=r"expected_counts has no entry for mawps\.test"):
             nodes.prepare_mawps(shared_raw("mawps/test.jsonl"), params_expecting("svamp", "test", 1))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("so $\\boxed{5}$.", "5"),
-        ("$\\boxed{1}$ then $\\boxed{\\frac{1}{2}}$", "\\frac{1}{2}"),
-        ("$\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}$", "\\left( 3, \\frac{\\pi}{2} \\right)"),
-        ("our answer is $\\boxed 2$.", "2"),
-        ("$\\fbox{7}$", "7"),
-        ("no box at all", None),
-        ("unbalanced $\\boxed{\\frac{1}{2}$", None),
-        ("empty $\\boxed{}$", ""),
-        ("\\boxeddot{3}", None),
-    ],
-)
-def test_extract_last_boxed(text, expected):
-    assert extract_last_boxed(text) == expected

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from openmath_kedro.answers import find_boxed_answers
 from openmath_kedro.datasets.verified_file import RawFile
 from openmath_kedro.params import DataPreparationParams
 
@@ -246,26 +247,6 @@ def prepare_tabmwp(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     return _table(rows, benchmark="tabmwp", split="test", params=params)
 
 
-def extract_last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}``, ``\\fbox{...}`` or ``\\boxed 5``; None if there is none."""
-    matches = list(re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])\s*", text))
-    if not matches:
-        return None
-    start = matches[-1].end()
-    if not text.startswith("{", start):
-        token = re.match(r"[^\s$]+", text[start:])  # "\boxed 2": one token, up to a space or "$"
-        return token.group(0).rstrip(".") if token else None
-    depth = 0
-    for position in range(start, len(text)):
-        if text[position] == "{":
-            depth += 1
-        elif text[position] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : position].strip()
-    return None
-
-
 def format_number(value: float | int, record: SourceRecord, field: str) -> str:
     """``51.0`` -> ``"51"``, ``2.5`` -> ``"2.5"``: the shortest string that reads back as the same float."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -279,9 +260,10 @@ def _math_rows(records: list[SourceRecord], *, split: str, start: int) -> list[d
     rows = []
     for offset, record in enumerate(records):
         solution = record.get("solution")
-        answer = extract_last_boxed(solution)
-        if answer is None:
+        boxes = find_boxed_answers(solution)
+        if not boxes:
             raise record.error("solution", "no \\boxed{...} answer in the reference solution")
+        answer: str | None = boxes[-1]
         if not answer:
             # MATH itself has a few empty boxes (train, number theory: "there are $\\boxed{}$ primes").
             # The problem stays (the split keeps its size) but has no answer to grade against.

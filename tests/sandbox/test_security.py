@@ -218,7 +218,10 @@ def test_tmp_does_not_leak_between_solutions(pool: SandboxPool, unsafe_pool: San
     # Without isolation the files of one solution are there for the next.
     assert unsafe_pool.execute("open('/tmp/openmath-sandbox-test-leak', 'w').write('x')").ok
     try:
-        assert "True" in unsafe_pool.execute("import os\nos.path.exists('/tmp/openmath-sandbox-test-leak')").output
+        assert (
+            "True"
+            in unsafe_pool.execute("import os\nos.path.exists('/tmp/openmath-sandbox-test-leak')").output
+        )
     finally:
         os.unlink("/tmp/openmath-sandbox-test-leak")
     with pool.session() as open_solution:  # still open while the others run
@@ -260,7 +263,10 @@ def test_fork_bomb_is_contained(pool: SandboxPool) -> None:
 
 
 def test_memory_bomb(pool: SandboxPool) -> None:
-    for attack in ("x = bytearray(8 * 1024**3)", "chunks = []\nwhile True:\n    chunks.append(bytearray(50 * 1024**2))"):
+    for attack in (
+        "x = bytearray(8 * 1024**3)",
+        "chunks = []\nwhile True:\n    chunks.append(bytearray(50 * 1024**2))",
+    ):
         result = pool.execute(attack, timeout=10)
         assert result.error_kind == "memory", result
         assert "MemoryError" in result.output
@@ -284,7 +290,9 @@ def test_busy_thread_left_behind_is_frozen(pool: SandboxPool) -> None:
         time.sleep(1.0)
         assert _sandbox_cpu_seconds(pool) - before < 0.3  # it would be ~1.0 s if the thread kept running
         assert solution.execute("21 * 2").output == "42\n"  # the solution itself goes on
-        joined = solution.execute(spin.replace(".start()", ".start()\nthreading.enumerate()[-1].join()"), timeout=1)
+        joined = solution.execute(
+            spin.replace(".start()", ".start()\nthreading.enumerate()[-1].join()"), timeout=1
+        )
         assert joined.timed_out
     assert_healthy(pool)
 

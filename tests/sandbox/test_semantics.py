@@ -154,7 +154,9 @@ def test_asyncio(pool: SandboxPool) -> None:
     async def main() -> list[str]:
         session = pool.session()
         await session.execute_async("v = 5")
-        results = await asyncio.gather(*(pool.execute_async(f"{i} + 1") for i in range(6)), session.execute_async("v"))
+        results = await asyncio.gather(
+            *(pool.execute_async(f"{i} + 1") for i in range(6)), session.execute_async("v")
+        )
         session.close()
         return [r.output for r in results]
 

@@ -49,7 +49,12 @@ class SandboxConfig:
     unsafe_no_isolation: bool = False  # runs model code as a plain subprocess of this process. Tests only.
 
     def __post_init__(self) -> None:
-        counts = (self.workers, self.sessions_per_worker, self.max_blocks_per_worker, self.max_solutions_per_process)
+        counts = (
+            self.workers,
+            self.sessions_per_worker,
+            self.max_blocks_per_worker,
+            self.max_solutions_per_process,
+        )
         if min(counts) < 1:
             raise ValueError("workers, sessions_per_worker and the max_* counts must be at least 1")
         if self.sessions_per_worker > 900:

@@ -47,8 +47,10 @@ def allocate_uid_base() -> int:
 
 
 def _find_bwrap(config: SandboxConfig) -> str:
-    path = config.bwrap or shutil.which("bwrap") or next(
-        (p for p in ("/usr/bin/bwrap", "/usr/local/bin/bwrap") if os.access(p, os.X_OK)), None
+    path = (
+        config.bwrap
+        or shutil.which("bwrap")
+        or next((p for p in ("/usr/bin/bwrap", "/usr/local/bin/bwrap") if os.access(p, os.X_OK)), None)
     )
     if not path:
         raise SandboxUnavailableError(INSTALL_HINT)
@@ -155,7 +157,9 @@ def worker_command(config: SandboxConfig, *, uid_base: int) -> WorkerCommand:
         sys_path = sorted({str(p.parent) for p in packages})
         env = {**os.environ, **_common_env()}
         scratch = tempfile.mkdtemp(prefix="openmath-unsafe-sandbox-")
-        zygote_config = _zygote_config(config, isolated=False, uid_base=0, sys_path=sys_path, scratch_dir=scratch)
+        zygote_config = _zygote_config(
+            config, isolated=False, uid_base=0, sys_path=sys_path, scratch_dir=scratch
+        )
         return WorkerCommand(argv=[sys.executable, *flags, zygote_config], env=env, scratch_dir=scratch)
 
     bwrap = _find_bwrap(config)

@@ -129,7 +129,11 @@ class _Worker:
 
     def request(self, message: dict, *, deadline: float) -> dict | None:
         """Send one exec request; None if the worker died or hung (it is then replaced)."""
-        if self._process is None or self._process.poll() is not None or self.blocks >= self.config.max_blocks_per_worker:
+        if (
+            self._process is None
+            or self._process.poll() is not None
+            or self.blocks >= self.config.max_blocks_per_worker
+        ):
             self.restart()
         assert self._process is not None and self._process.stdin is not None and self._reader is not None
         message = {**message, "id": next(self._request_ids)}
@@ -164,7 +168,9 @@ class Session:
     def pool(self) -> SandboxPool:
         return self._pool
 
-    def execute(self, code: str, *, timeout: float | None = None, max_output: int | None = None) -> ExecutionResult:
+    def execute(
+        self, code: str, *, timeout: float | None = None, max_output: int | None = None
+    ) -> ExecutionResult:
         return self._pool.execute(code, session=self, timeout=timeout, max_output=max_output)
 
     async def execute_async(
@@ -379,7 +385,10 @@ class SandboxPool:
                 worker.resident.discard(session.id)
                 session.worker = None
         text, truncated = build_output(
-            printed=answer["output"], printed_chars=int(answer["chars"]), error=answer["error"], max_output=max_output
+            printed=answer["output"],
+            printed_chars=int(answer["chars"]),
+            error=answer["error"],
+            max_output=max_output,
         )
         return ExecutionResult(
             output=text,

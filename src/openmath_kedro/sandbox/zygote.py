@@ -47,14 +47,27 @@ _MAX_RESULT_BYTES = 1 << 20
 # Linux constants not exposed by the os module of Python 3.11.
 _CLONE_NEWNS = 0x00020000
 _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
-_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_SECCOMP, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 22, 24, 38
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_SECCOMP, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = (
+    1,
+    4,
+    22,
+    24,
+    38,
+)
 _SECCOMP_MODE_FILTER = 2
 _CAP_LAST = 63
 # Capabilities the zygote keeps (bwrap --cap-add): switch uids, signal and mount for its session processes.
 _CAP_SETGID, _CAP_SETUID, _CAP_SETPCAP, _CAP_KILL, _CAP_SYS_ADMIN = 6, 7, 8, 5, 21
 # DAC_OVERRIDE: wipe files a session made unreadable to others from its /tmp between solutions.
 _CAP_DAC_OVERRIDE = 1
-ZYGOTE_CAPABILITIES = ("CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_KILL", "CAP_SYS_ADMIN", "CAP_DAC_OVERRIDE")
+ZYGOTE_CAPABILITIES = (
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_KILL",
+    "CAP_SYS_ADMIN",
+    "CAP_DAC_OVERRIDE",
+)
 _KEEP_CAPS = {_CAP_SETGID, _CAP_SETUID, _CAP_SETPCAP, _CAP_KILL, _CAP_SYS_ADMIN, _CAP_DAC_OVERRIDE}
 
 # Fixed fds in a session process: the command pipe, the result pipe and a private copy of the output file.
@@ -370,7 +383,9 @@ def _enter_session_jail(*, uid: int, tmp_mb: int) -> list[int]:
     for target in (b"/tmp", b"/dev/shm"):
         if os.path.isdir(target):
             _check(libc.mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "mount tmpfs")
-    private_dirs = [os.open(t, os.O_RDONLY | os.O_DIRECTORY) for t in (b"/tmp", b"/dev/shm") if os.path.isdir(t)]
+    private_dirs = [
+        os.open(t, os.O_RDONLY | os.O_DIRECTORY) for t in (b"/tmp", b"/dev/shm") if os.path.isdir(t)
+    ]
     for cap in range(_CAP_LAST + 1):
         libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last capability: ignored
     os.setgroups([])
@@ -630,7 +645,9 @@ class Zygote:
             )
         os.close(cmd_r)
         result_w.close()
-        process = SessionProcess(pid=pid, uid=uid, cmd_w=cmd_w, result_r=result_r.detach(), output_fd=output_fd)
+        process = SessionProcess(
+            pid=pid, uid=uid, cmd_w=cmd_w, result_r=result_r.detach(), output_fd=output_fd
+        )
         # Wait for "ready", which carries the private /tmp and /dev/shm directories.
         ready, _, _ = select.select([process.results.fd], [], [], 30.0)
         try:
@@ -678,7 +695,9 @@ class Zygote:
                 uid = os.stat(f"/proc/{name}").st_uid
                 if uid == 0 or uid < self.uid_base:
                     with open(f"/proc/{name}/status", "rb") as status:
-                        fields = dict(line.split(b":", 1) for line in status.read().splitlines() if b":" in line)
+                        fields = dict(
+                            line.split(b":", 1) for line in status.read().splitlines() if b":" in line
+                        )
                     if fields[b"State"].strip().startswith(b"Z"):
                         continue
                     uid = int(fields[b"Uid"].split()[0])
@@ -833,7 +852,14 @@ class Zygote:
         return text, max(len(text), size if size > len(data) else 0)
 
     def _run_block(
-        self, process: SessionProcess, code: str, *, cell: str, timeout: float, max_output: int, quiesce: bool = True
+        self,
+        process: SessionProcess,
+        code: str,
+        *,
+        cell: str,
+        timeout: float,
+        max_output: int,
+        quiesce: bool = True,
     ) -> dict:
         """Run one block in a live session process; the result says whether the process survived."""
         os.ftruncate(process.output_fd, 0)
@@ -853,13 +879,27 @@ class Zygote:
             if quiesce:
                 self.quiesce(process)
             chars = max(chars, int(answer.get("chars", 0)))
-            return {"output": output, "chars": chars, "error": str(answer.get("error", "")),
-                    "kind": answer.get("kind"), "timed_out": False, "seconds": seconds, "alive": True}
+            return {
+                "output": output,
+                "chars": chars,
+                "error": str(answer.get("error", "")),
+                "kind": answer.get("kind"),
+                "timed_out": False,
+                "seconds": seconds,
+                "alive": True,
+            }
         if answer == "timeout":
             self.destroy(process)
             error = f"TimeoutError: the code did not finish within {timeout:g} seconds\n"
-            return {"output": output, "chars": chars, "error": error, "kind": "timeout",
-                    "timed_out": True, "seconds": seconds, "alive": False}
+            return {
+                "output": output,
+                "chars": chars,
+                "error": error,
+                "kind": "timeout",
+                "timed_out": True,
+                "seconds": seconds,
+                "alive": False,
+            }
         # The process died, closed its channel or sent garbage: find out how, then clean up.
         status = None
         for _ in range(50):
@@ -869,8 +909,15 @@ class Zygote:
             time.sleep(0.002)
         self.destroy(process)
         kind, error = self._describe_death(status, answer if isinstance(answer, str) else "oversized")
-        return {"output": output, "chars": chars, "error": error, "kind": kind,
-                "timed_out": kind == "timeout", "seconds": seconds, "alive": False}
+        return {
+            "output": output,
+            "chars": chars,
+            "error": error,
+            "kind": kind,
+            "timed_out": kind == "timeout",
+            "seconds": seconds,
+            "alive": False,
+        }
 
     def _describe_death(self, status: int | None, answer: str) -> tuple[str, str]:
         if status is not None and status >= 0 and os.WIFSIGNALED(status):
@@ -896,15 +943,22 @@ class Zygote:
             # A session the host knows but this worker lost (timeout, crash, eviction, restart): rebuild its
             # state by running its earlier blocks again, output discarded.
             for index, code in enumerate(request.get("replay", []), start=1):
-                replayed = self._run_block(process, code, cell=f"<cell {index}>", timeout=timeout,
-                                           max_output=max_output)
+                replayed = self._run_block(
+                    process, code, cell=f"<cell {index}>", timeout=timeout, max_output=max_output
+                )
                 if not replayed["alive"]:
                     process = self._take_process(evicted)
             if session is not None:
                 process.session = session
                 self.sessions[session] = process
-        result = self._run_block(process, request["code"], cell=request["cell"], timeout=timeout,
-                                 max_output=max_output, quiesce=session is not None)
+        result = self._run_block(
+            process,
+            request["code"],
+            cell=request["cell"],
+            timeout=timeout,
+            max_output=max_output,
+            quiesce=session is not None,
+        )
         if result["alive"] and session is None:
             self.after_reply.append(process)  # the caller gets its answer before the clean-up
         result["evicted"] = [s for s in evicted if s is not None]

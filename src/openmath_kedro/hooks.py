@@ -6,6 +6,7 @@ from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 
 from .params import validate_parameters
+from .pipelines.generation.resources import close_shared_resources
 
 
 class ParameterValidationHooks:
@@ -14,3 +15,15 @@ class ParameterValidationHooks:
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         validate_parameters(context.params)
+
+
+class SharedResourceHooks:
+    """Shut down the engines and sandbox pools a run started, whether it succeeded or not."""
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        close_shared_resources()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        close_shared_resources()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class _Strict(BaseModel):
@@ -34,9 +34,65 @@ class ModelSetupParams(_Strict):
     )
 
 
+class SamplingSettings(_Strict):
+    temperature: float = Field(default=0.7, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    max_tokens: int = Field(default=512, ge=1, description="tokens per engine call (one code round)")
+    stop: list[str] = Field(default_factory=list)
+
+
+class InterpreterParams(_Strict):
+    max_code_rounds: int = Field(default=3, ge=0)
+    max_generated_tokens: int = Field(default=1024, ge=1, description="over all rounds of one solution")
+    error_policy: Literal["stop", "continue"] = "stop"
+    code_timeout_s: float = Field(default=10.0, gt=0)
+    max_output_chars: int = Field(default=1000, ge=0)
+
+
+class BenchmarkGeneration(_Strict):
+    prompt: str = Field(description="template name in openmath_kedro/prompts/templates")
+    examples: str | None = Field(
+        default=None, description="few-shot example set (None: the template's default)"
+    )
+    max_problems: int | None = Field(default=None, ge=1, description="the first N problems only (None: all)")
+
+
+class GenerationParams(_Strict):
+    """``generation``: which engine samples how many solutions per problem, with which prompt."""
+
+    engine: dict[str, Any] = Field(description="kind (vllm | openai) and that engine's settings")
+    num_samples: int = Field(ge=1, description="solutions per problem")
+    seed: int = 0
+    sampling: SamplingSettings = Field(default_factory=SamplingSettings)
+    use_chat_template: bool = Field(default=True, description="wrap prompts in the model's chat template")
+    interpreter: InterpreterParams = Field(default_factory=InterpreterParams)
+    chunk_size: int = Field(default=8, ge=1, description="problems per persisted chunk (the unit of resume)")
+    shard: int = Field(default=0, ge=0)
+    num_shards: int = Field(default=1, ge=1)
+    benchmarks: dict[str, BenchmarkGeneration]
+
+    @model_validator(mode="after")
+    def _check_shard_and_engine(self) -> GenerationParams:
+        if self.shard >= self.num_shards:
+            raise ValueError(f"shard {self.shard} is not below num_shards {self.num_shards}")
+        if "kind" not in self.engine:
+            raise ValueError("engine.kind is required (vllm or openai)")
+        return self
+
+
+class GradingParams(_Strict):
+    """``grading``: answer conventions per benchmark, on top of the defaults in ``answers``."""
+
+    conventions: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="benchmark -> AnswerConventions fields to override"
+    )
+
+
 PARAMETER_MODELS: dict[str, type[_Strict]] = {
     "data_preparation": DataPreparationParams,
     "model_setup": ModelSetupParams,
+    "generation": GenerationParams,
+    "grading": GradingParams,
 }
 
 

@@ -4,9 +4,9 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
-from openmath_kedro.hooks import ParameterValidationHooks
+from openmath_kedro.hooks import ParameterValidationHooks, SharedResourceHooks
 
-HOOKS = (ParameterValidationHooks(),)
+HOOKS = (ParameterValidationHooks(), SharedResourceHooks())
 
 # Kedro 1.7's config loader calls an OmegaConf API that OmegaConf now flags as deprecated; the warning is
 # Kedro's to fix and only clutters every run's output.

@@ -1,10 +1,12 @@
 """Custom Kedro datasets of the project."""
 
+from .generation_chunks import GenerationChunksDataset
 from .json_lines import JSONLinesDataset
 from .model_directory import LoadedModel, ModelDirectory, ModelDirectoryDataset, ModelSourceDataset
 from .verified_file import RawFile, VerifiedFileDataset
 
 __all__ = [
+    "GenerationChunksDataset",
     "JSONLinesDataset",
     "LoadedModel",
     "ModelDirectory",

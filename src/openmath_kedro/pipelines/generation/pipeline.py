@@ -1,0 +1,41 @@
+"""Training problems -> sampled code-interpreter solutions (resumable chunks, then one merged table)."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from .nodes import generate_solutions, merge_generations
+
+# The training sets of OpenMathInstruct-1; evaluation reuses the nodes on test splits.
+TRAINING_SETS = {"gsm8k": "train", "math": "train"}
+PARAMS = "params:generation"
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            pipeline(
+                [
+                    node(
+                        generate_solutions,
+                        inputs=["problems", "checkpoint", "completed_chunks", PARAMS],
+                        outputs="chunks",
+                        name="generate",
+                    ),
+                    node(
+                        merge_generations,
+                        inputs=["chunks", "problems", "checkpoint", PARAMS],
+                        outputs="generations",
+                        name="merge",
+                    ),
+                ],
+                namespace=f"generation.{benchmark}",
+                inputs={
+                    "problems": f"data_preparation.{benchmark}.{split}_problems",
+                    "checkpoint": "model_setup.teacher.checkpoint",
+                },
+                parameters={PARAMS},
+            )
+            for benchmark, split in TRAINING_SETS.items()
+        ]
+    )

@@ -39,7 +39,7 @@ def make_project(root: Path, shared_datasets: Path, checkpoint: Path) -> Path:
     make_project_copy(root, local_globals=f"raw_data_mirrors:\n  - {shared_datasets}\n")
     (root / "data" / "06_models").mkdir(parents=True)
     (root / "data" / "06_models" / "teacher").symlink_to(checkpoint)
-    kedro(root, "--pipeline", "data_preparation", "--namespaces", "data_preparation.gsm8k")
+    kedro(root, "--pipelines", "data_preparation", "--namespaces", "data_preparation.gsm8k")
     return root
 
 
@@ -81,7 +81,7 @@ def project(tmp_path_factory, shared_datasets, embedded_checkpoint_dir) -> Path:
 def resumed(project: Path) -> dict:
     """Kill -9 a run after its first chunk, then run again to the end."""
     process = subprocess.Popen(
-        [KEDRO, "run", "--pipeline", "generation", "--nodes", GSM8K_NODES, "--params", SMALL],
+        [KEDRO, "run", "--pipelines", "generation", "--nodes", GSM8K_NODES, "--params", SMALL],
         cwd=project,
         env=os.environ | {"KEDRO_DISABLE_TELEMETRY": "1"},
         stdout=subprocess.DEVNULL,
@@ -95,7 +95,7 @@ def resumed(project: Path) -> dict:
     process.wait()
     before = chunk_files(project)
     assert 1 <= len(before) < 3, f"expected the run to be killed mid-way, found {len(before)} chunks"
-    kedro(project, "--pipeline", "generation", "--nodes", GSM8K_NODES)
+    kedro(project, "--pipelines", "generation", "--nodes", GSM8K_NODES)
     return {"before": before, "after": chunk_files(project)}
 
 
@@ -129,7 +129,7 @@ def test_records_have_every_field(resumed, project):
 
 def test_rerun_with_unchanged_inputs_does_no_generation(resumed, project):
     before = chunk_files(project)
-    result = kedro(project, "--pipeline", "generation", "--nodes", GSM8K_NODES)
+    result = kedro(project, "--pipelines", "generation", "--nodes", GSM8K_NODES)
     log = result.stdout + result.stderr
     assert "0 to generate" in log
     assert "starting the vllm engine" not in log
@@ -164,7 +164,7 @@ def test_shards_then_merge(tmp_path, shared_datasets, embedded_checkpoint_dir):
     root = make_project(tmp_path / "project", shared_datasets, embedded_checkpoint_dir)
     kedro(
         root,
-        "--pipeline",
+        "--pipelines",
         "generation",
         "--nodes",
         "generation.gsm8k.generate",
@@ -172,7 +172,7 @@ def test_shards_then_merge(tmp_path, shared_datasets, embedded_checkpoint_dir):
     )
     assert len(chunk_files(root)) == 2  # chunks 0 and 2
     failed = subprocess.run(
-        [KEDRO, "run", "--pipeline", "generation", "--nodes", "generation.gsm8k.merge", "--params", SMALL],
+        [KEDRO, "run", "--pipelines", "generation", "--nodes", "generation.gsm8k.merge", "--params", SMALL],
         cwd=root, capture_output=True, text=True, env=os.environ | {"KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"},
     )  # fmt: skip
     assert (
@@ -181,13 +181,13 @@ def test_shards_then_merge(tmp_path, shared_datasets, embedded_checkpoint_dir):
     )
     kedro(
         root,
-        "--pipeline",
+        "--pipelines",
         "generation",
         "--nodes",
         "generation.gsm8k.generate",
         params=SMALL + ",generation.shard=1,generation.num_shards=2",
     )
-    kedro(root, "--pipeline", "generation", "--nodes", "generation.gsm8k.merge")
+    kedro(root, "--pipelines", "generation", "--nodes", "generation.gsm8k.merge")
     table = generations(root)
     assert len(table) == 6 and table.groupby("problem_id").size().tolist() == [2, 2, 2]
     records = [
@@ -196,3 +196,14 @@ def test_shards_then_merge(tmp_path, shared_datasets, embedded_checkpoint_dir):
         for line in f.open()
     ]
     assert len(records) == 6
+
+
+def test_grading_runs_on_the_real_generations(resumed, project):
+    kedro(project, "--pipelines", "grading", "--namespaces", "grading.gsm8k")
+    path = project / "data" / "07_model_output" / "grading" / "gsm8k" / "graded_generations.jsonl"
+    graded = JSONLinesDataset(filepath=str(path)).load()
+    assert len(graded) == 6
+    assert {"predicted_answer", "is_correct", "verdict", "grader_version"} <= set(graded.columns)
+    assert set(graded["is_correct"]) <= {True, False}
+    statuses = {verdict["status"] for verdict in graded["verdict"]}
+    assert statuses <= {"equivalent", "not_equivalent", "no_answer", "error", "timeout"}

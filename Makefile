@@ -77,7 +77,7 @@ lock:
 	/tmp/openmath-lock/bin/pip install --quiet -e ".[test,cpu]"
 	/tmp/openmath-lock/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	{ echo "# Exact versions of the whole stack, tested together (Python 3.11, CPU). Regenerate with 'make lock'."; \
-	  /tmp/openmath-lock/bin/pip freeze --exclude-editable | sed 's/^torch==2.13.0+cpu/torch==2.13.0/'; } > requirements.lock
+	  /tmp/openmath-lock/bin/pip freeze --all --exclude-editable | grep -v '^pip==' | sed 's/^torch==2.13.0+cpu/torch==2.13.0/'; } > requirements.lock
 
 clean-venv:
 	rm -rf $(VENV)

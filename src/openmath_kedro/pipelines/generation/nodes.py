@@ -220,14 +220,10 @@ def _chunk_job(
         )
         if last:
             progress.close()
-        records = [rows[task.key] | _result_fields(results[task.key]) for task in tasks]
+        records = [rows[task.key] | asdict(results[task.key]) for task in tasks]
         return pd.DataFrame.from_records(records, columns=GENERATION_COLUMNS)
 
     return generate_chunk
-
-
-def _result_fields(result: SolutionResult) -> dict[str, Any]:
-    return asdict(result)
 
 
 class _Progress:

@@ -54,7 +54,7 @@ bubblewrap:
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  echo "installing bubblewrap (sandbox for model-written code)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
 
 run: setup
 	$(BIN)/kedro run --only-missing-outputs

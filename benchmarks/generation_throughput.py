@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from openmath_kedro.datasets import GenerationChunksDataset, JSONLinesDataset, ModelDirectory
-from openmath_kedro.pipelines.generation.nodes import generate_solutions
+from openmath_kedro.pipelines.generation.nodes import MASKED_COLUMNS, generate_solutions
 from openmath_kedro.pipelines.generation.resources import close_shared_resources, shared_engine
 from openmath_kedro.prompts import load_prompt
 
@@ -47,7 +47,7 @@ def pipeline_node(*, problems: pd.DataFrame, checkpoint: ModelDirectory, params:
     engine_settings = {**params["engine"], "model": str(checkpoint.path)}
     shared_engine(engine_settings).start()  # start-up excluded, as for the raw engine
     started = time.perf_counter()
-    chunks = generate_solutions(problems, checkpoint, {}, params)
+    chunks = generate_solutions(problems, pd.DataFrame(columns=MASKED_COLUMNS), checkpoint, {}, params)
     GenerationChunksDataset(path=str(folder)).save(chunks)
     seconds = time.perf_counter() - started
     table = pd.concat([load() for load in GenerationChunksDataset(path=str(folder)).load().values()])
@@ -87,7 +87,8 @@ def main() -> None:
             "max_generated_tokens": arguments.max_tokens,
             "error_policy": "stop",
         },
-        "chunk_size": 4,
+        "chunk_size": 4,  # small chunks (the unit of resume) ...
+        "batch_size": 256,  # ... generated together, so the engine sees every prompt at once, as the raw side
         "benchmarks": {"gsm8k": {"prompt": "code_fewshot", "examples": "gsm8k"}},
     }
     prompt = load_prompt("code_fewshot", examples="gsm8k")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from openmath_kedro.engines.base import Completion, Engine, GenerationRequest, SamplingParams
-from openmath_kedro.prompts import CODE_END, CODE_START, format_code_output
+from openmath_kedro.prompts import CODE_END, CODE_START, OUTPUT_START, format_code_output
 
 ErrorPolicy = Literal["stop", "continue"]
 
@@ -145,7 +145,8 @@ def solve_with_code(
 def _next_request(solution: _OpenSolution, settings: InterpreterSettings) -> GenerationRequest:
     sampling = solution.task.sampling
     remaining = settings.max_generated_tokens - solution.result.tokens_out
-    stop = (*sampling.stop, CODE_END)
+    # A model that writes the output tag itself is inventing a result: stop there instead of paying for it.
+    stop = (*sampling.stop, CODE_END, OUTPUT_START)
     if solution.result.num_code_calls >= settings.max_code_rounds:
         stop = (*stop, CODE_START)  # no more blocks: end the solution where the next one would start
     return GenerationRequest(
@@ -167,6 +168,8 @@ def _absorb(
     result.generation += completion.text
     if completion.stop_reason == CODE_START:
         return ("max_code_rounds",)
+    if completion.stop_reason == OUTPUT_START:
+        return ("broken_code", f"the model wrote {OUTPUT_START} itself; outputs come from the sandbox")
     if completion.stop_reason == CODE_END:
         result.generation += CODE_END
         return None

@@ -52,9 +52,23 @@ class InterpreterParams(_Strict):
 class BenchmarkGeneration(_Strict):
     prompt: str = Field(description="template name in openmath_kedro/prompts/templates")
     examples: str | None = Field(
-        default=None, description="few-shot example set (None: the template's default)"
+        default=None,
+        description="few-shot example set (None: the template's default; by_subject: the MATH set of each "
+        "problem's metadata.subject)",
+    )
+    solution_prefix: str = Field(
+        default="",
+        description="text every solution starts with, e.g. '<llm-code>\\n' to make the model use code",
     )
     max_problems: int | None = Field(default=None, ge=1, description="the first N problems only (None: all)")
+
+
+class MaskingParams(_Strict):
+    """How reference solutions are masked for prompts that show one (``masked_solution`` field)."""
+
+    prompt: str = "mask_solution"
+    examples: str | None = None
+    max_tokens: int = Field(default=512, ge=1)
 
 
 class GenerationParams(_Strict):
@@ -67,6 +81,12 @@ class GenerationParams(_Strict):
     use_chat_template: bool = Field(default=True, description="wrap prompts in the model's chat template")
     interpreter: InterpreterParams = Field(default_factory=InterpreterParams)
     chunk_size: int = Field(default=8, ge=1, description="problems per persisted chunk (the unit of resume)")
+    batch_size: int = Field(
+        default=64,
+        ge=1,
+        description="samples generated together (whole chunks, at least one) per engine batch",
+    )
+    masking: MaskingParams = Field(default_factory=MaskingParams)
     shard: int = Field(default=0, ge=0)
     num_shards: int = Field(default=1, ge=1)
     benchmarks: dict[str, BenchmarkGeneration]
@@ -121,3 +141,4 @@ def validate_parameters(params: dict[str, Any]) -> dict[str, BaseModel]:
     if problems:
         raise ParameterError("invalid parameters:\n  " + "\n  ".join(problems))
     return validated
+

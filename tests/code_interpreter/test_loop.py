@@ -162,6 +162,20 @@ def test_closing_tag_without_opening_tag_is_broken_code(sandbox):
     assert result.finish_reason == "broken_code" and result.num_code_calls == 0
 
 
+def test_an_output_tag_written_by_the_model_ends_the_solution_unexecuted(sandbox):
+    invented = Completion(
+        text="<llm-code>\nprint(6 * 7)\n", finish_reason="stop", stop_reason="<llm-code-output>", tokens_out=9
+    )
+    engine = ScriptedEngine({"F:": [invented]})
+    result = solve_with_code([task("F:")], engine=engine, runner=sandbox, settings=InterpreterSettings())[
+        "F:"
+    ]
+    assert "<llm-code-output>" in engine.requests[0].sampling.stop
+    assert result.finish_reason == "broken_code" and result.num_code_calls == 0
+    assert "wrote <llm-code-output> itself" in result.error
+    assert result.generation == "<llm-code>\nprint(6 * 7)\n"
+
+
 def test_engine_error_is_recorded_per_sample(sandbox):
     engine = ScriptedEngine(
         {

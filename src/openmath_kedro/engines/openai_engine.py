@@ -198,6 +198,12 @@ class OpenAIEngine:
             except (ValueError, KeyError, IndexError, TypeError) as error:
                 return _Attempt(failure=f"malformed answer ({error}): {response.text[:200]}")
         message = f"HTTP {status}: {_error_message(response)}"
+        if status in (401, 403):  # the key is wrong for every request: stop the run, not each sample
+            self._fatal = self._fatal or EngineError(
+                f"{endpoint.url} refused the API key ({message}); set engine.credentials to an entry of "
+                "conf/local/credentials.yml with the right api_key (or $OPENAI_API_KEY)"
+            )
+            raise self._fatal
         if status == 429 or status >= 500:
             return _Attempt(failure=message, retry_after_s=_retry_after(response))
         # any other answer will not change on retry: it belongs to this request only

@@ -16,14 +16,22 @@ from tqdm.auto import tqdm
 
 from openmath_kedro.code_interpreter import InterpreterSettings, SolutionResult, SolutionTask, solve_with_code
 from openmath_kedro.datasets.model_directory import ModelDirectory
-from openmath_kedro.engines.base import SamplingParams
+from openmath_kedro.engines.base import GenerationRequest, SamplingParams
 from openmath_kedro.params import BenchmarkGeneration, GenerationParams
-from openmath_kedro.prompts import PromptTemplate, load_prompt
+from openmath_kedro.prompts import (
+    MATH_SUBJECT_SETS,
+    PromptTemplate,
+    load_prompt,
+    mask_numbers_heuristically,
+    masked_solution_leaks_answer,
+)
 
 from .resources import shared_engine, shared_sandbox
 
 logger = logging.getLogger(__name__)
 
+BY_SUBJECT = "by_subject"
+MASKED_COLUMNS = ["problem_id", "masked_solution", "masked_by", "model_output_leaked"]
 GENERATION_COLUMNS = [
     "problem_id", "sample_index", "seed", "model", "engine", "prompt_name", "prompt_hash", "sampling",
     "generation", "num_code_calls", "code_errors", "finish_reason", "error", "tokens_in", "tokens_out", "seconds",
@@ -34,7 +42,7 @@ GENERATION_COLUMNS = [
 class ChunkPlan:
     """One unit of work and of resume: a few problems, all their samples."""
 
-    chunk_id: str  # "<run key>/<index>-<problem ids hash>": a new key for any change of what is generated
+    chunk_id: str  # "<run key>/<index>-<problems hash>": a new key for any change of what is generated
     index: int
     problems: tuple[dict[str, Any], ...]
 
@@ -48,18 +56,26 @@ def plan_chunks(
     plans = []
     for index, start in enumerate(range(0, len(rows), settings.chunk_size)):
         chunk = tuple(rows[start : start + settings.chunk_size])
-        ids_hash = _short_hash([row["id"] for row in chunk])
-        plans.append(ChunkPlan(chunk_id=f"{run_key}/{index:05d}-{ids_hash}", index=index, problems=chunk))
+        # what the prompt shows of each problem: a corrected problem text is a new chunk
+        content_hash = _short_hash(
+            [(row["id"], row["problem"], row.get("reference_solution")) for row in chunk]
+        )
+        plans.append(ChunkPlan(chunk_id=f"{run_key}/{index:05d}-{content_hash}", index=index, problems=chunk))
     return plans
 
 
-def run_key(*, settings: GenerationParams, benchmark: str, model: str, prompt: PromptTemplate) -> str:
-    """Hash of everything that changes what is generated for a problem (not of which problems)."""
+def run_key(*, settings: GenerationParams, benchmark: str, model: str, prompts: list[PromptTemplate]) -> str:
+    """Hash of everything that changes what is generated for a problem (not of which problems).
+
+    Masked reference solutions enter through the masking settings, not their text: the text comes from the
+    model, and a re-run that masks again must not invalidate every chunk.
+    """
+    selection = settings.benchmarks[benchmark]
     return _short_hash(
         {
             "model": model,
             "engine": settings.engine,
-            "prompt": prompt.content_hash,
+            "prompts": sorted(prompt.content_hash for prompt in prompts),
             "chat_template": settings.use_chat_template,
             "sampling": settings.sampling.model_dump(),
             "interpreter": settings.interpreter.model_dump(),
@@ -67,12 +83,15 @@ def run_key(*, settings: GenerationParams, benchmark: str, model: str, prompt: P
             "seed": settings.seed,
             "chunk_size": settings.chunk_size,
             "benchmark": benchmark,
+            "solution_prefix": selection.solution_prefix,
+            "masking": settings.masking.model_dump() if _needs_masks(prompts) else None,
         }
     )
 
 
 def generate_solutions(
     problems: pd.DataFrame,
+    masked_solutions: pd.DataFrame,
     checkpoint: ModelDirectory,
     completed_chunks: dict[str, Callable[[], pd.DataFrame]],
     params: dict[str, Any],
@@ -80,9 +99,11 @@ def generate_solutions(
     """The chunks of this shard that are not on disk yet, each computed when the dataset saves it.
 
     Returning functions lets the chunk dataset persist every chunk as soon as it is generated, so a killed
-    run keeps its finished chunks; chunks already on disk are not generated again.
+    run keeps its finished chunks; chunks already on disk are not generated again. Consecutive chunks are
+    generated together up to ``batch_size`` samples, so the engine gets full batches even with small chunks.
     """
     settings = GenerationParams.model_validate(params)
+    problems = _with_masked_solutions(problems, masked_solutions)
     benchmark = _benchmark_of(problems)
     context = _GenerationContext.create(settings=settings, benchmark=benchmark, checkpoint=checkpoint)
     plans = plan_chunks(problems, benchmark=benchmark, settings=settings, run_key=context.key)
@@ -101,20 +122,90 @@ def generate_solutions(
         context.key,
     )
     progress = _Progress(total=sum(len(p.problems) for p in todo) * settings.num_samples, benchmark=benchmark)
+    waves = _waves(todo, chunk_samples=settings.chunk_size * settings.num_samples, batch=settings.batch_size)
+    finished: dict[str, pd.DataFrame] = {}
     return {
-        plan.chunk_id: _chunk_job(plan, context=context, progress=progress, last=plan is todo[-1])
-        for plan in todo
+        plan.chunk_id: functools.partial(
+            _chunk_table, plan.chunk_id, wave=wave, finished=finished, context=context, progress=progress
+        )
+        for wave in waves
+        for plan in wave
     }
+
+
+def mask_reference_solutions(
+    problems: pd.DataFrame, checkpoint: ModelDirectory, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Reference solutions with their results hidden, for prompts that show a masked solution.
+
+    The teacher masks each selected problem's reference solution (greedy, ``generation.masking`` prompt);
+    where its text still gives the answer away (or is empty), the deterministic heuristic masks instead.
+    Benchmarks whose prompt shows no masked solution get an empty table and start no engine.
+    """
+    settings = GenerationParams.model_validate(params)
+    benchmark = _benchmark_of(problems)
+    context = _GenerationContext.create(settings=settings, benchmark=benchmark, checkpoint=checkpoint)
+    if not _needs_masks(list(context.prompts.values())):
+        return pd.DataFrame(columns=MASKED_COLUMNS)
+    rows = problems.to_dict(orient="records")[: context.selection.max_problems]
+    if without := [row["id"] for row in rows if not isinstance(row.get("reference_solution"), str)]:
+        raise ValueError(
+            f"generation.{benchmark}: the prompt shows a masked reference solution, but {len(without)} problems "
+            f"have no reference_solution, e.g. {without[0]}"
+        )
+    prompt = load_prompt(settings.masking.prompt, examples=settings.masking.examples)
+    sampling = SamplingParams(temperature=0.0, max_tokens=settings.masking.max_tokens)
+    requests = [
+        GenerationRequest(
+            prompt=prompt.render(
+                problem=row["problem"],
+                reference_solution=row["reference_solution"],
+                chat_template=context.chat_template,
+            ),
+            sampling=sampling,
+        )
+        for row in rows
+    ]
+    logger.info("generation.%s: masking %d reference solutions", benchmark, len(requests))
+    completions = shared_engine(context.engine_settings()).generate(requests)
+    records = []
+    for row, completion in zip(rows, completions, strict=True):
+        masked = completion.text.strip()
+        answer = row.get("expected_answer") or ""
+        leaked = (
+            not masked or completion.finish_reason != "stop" or masked_solution_leaks_answer(masked, answer)
+        )
+        if leaked:
+            masked = mask_numbers_heuristically(row["reference_solution"], answer, problem=row["problem"])
+        records.append(
+            {
+                "problem_id": row["id"],
+                "masked_solution": masked,
+                "masked_by": "heuristic" if leaked else "model",
+                "model_output_leaked": leaked,
+            }
+        )
+    table = pd.DataFrame.from_records(records, columns=MASKED_COLUMNS)
+    logger.info(
+        "generation.%s: %d of %d masked by the model, the rest by the heuristic (model text empty, cut "
+        "off or giving the answer away)",
+        benchmark,
+        int((table["masked_by"] == "model").sum()),
+        len(table),
+    )
+    return table
 
 
 def merge_generations(
     chunks: dict[str, Callable[[], pd.DataFrame]],
     problems: pd.DataFrame,
+    masked_solutions: pd.DataFrame,
     checkpoint: ModelDirectory,
     params: dict[str, Any],
 ) -> pd.DataFrame:
     """All chunks of the current run key in one table; an error lists the chunks still missing (other shards)."""
     settings = GenerationParams.model_validate(params)
+    problems = _with_masked_solutions(problems, masked_solutions)
     benchmark = _benchmark_of(problems)
     context = _GenerationContext.create(settings=settings, benchmark=benchmark, checkpoint=checkpoint)
     plans = plan_chunks(problems, benchmark=benchmark, settings=settings, run_key=context.key)
@@ -138,13 +229,24 @@ def _benchmark_of(problems: pd.DataFrame) -> str:
     return str(names[0])
 
 
+def _with_masked_solutions(problems: pd.DataFrame, masked_solutions: pd.DataFrame) -> pd.DataFrame:
+    if masked_solutions.empty:
+        return problems.assign(masked_solution=None)
+    by_problem = masked_solutions.set_index("problem_id")["masked_solution"]
+    return problems.assign(masked_solution=problems["id"].map(by_problem))
+
+
+def _needs_masks(prompts: list[PromptTemplate]) -> bool:
+    return any("masked_solution" in prompt.fields for prompt in prompts)
+
+
 @dataclass(frozen=True)
 class _GenerationContext:
     settings: GenerationParams
     selection: BenchmarkGeneration
     benchmark: str
     checkpoint: ModelDirectory
-    prompt: PromptTemplate
+    prompts: dict[str | None, PromptTemplate]  # by MATH subject for examples=by_subject, else {None: prompt}
     model: str
     key: str
 
@@ -155,13 +257,19 @@ class _GenerationContext:
         if benchmark not in settings.benchmarks:
             raise ValueError(f"generation.benchmarks has no entry for {benchmark}")
         selection = settings.benchmarks[benchmark]
-        prompt = load_prompt(selection.prompt, examples=selection.examples)
+        if selection.examples == BY_SUBJECT:
+            prompts: dict[str | None, PromptTemplate] = {
+                subject: load_prompt(selection.prompt, examples=example_set)
+                for subject, example_set in MATH_SUBJECT_SETS.items()
+            }
+        else:
+            prompts = {None: load_prompt(selection.prompt, examples=selection.examples)}
         model = str(settings.engine.get("model") or checkpoint.path)
-        key = run_key(settings=settings, benchmark=benchmark, model=model, prompt=prompt)
-        return cls(settings, selection, benchmark, checkpoint, prompt, model, key)
+        key = run_key(settings=settings, benchmark=benchmark, model=model, prompts=list(prompts.values()))
+        return cls(settings, selection, benchmark, checkpoint, prompts, model, key)
 
     @functools.cached_property
-    def _chat_template(self) -> Callable[[list[dict[str, str]]], str] | None:
+    def chat_template(self) -> Callable[[list[dict[str, str]]], str] | None:
         if not self.settings.use_chat_template:
             return None
         tokenizer = self.checkpoint.load_tokenizer()
@@ -169,8 +277,25 @@ class _GenerationContext:
             messages, tokenize=False, add_generation_prompt=True
         )
 
-    def render(self, problem: str) -> str:
-        return self.prompt.render(problem=problem, chat_template=self._chat_template)
+    def prompt_for(self, problem: dict[str, Any]) -> PromptTemplate:
+        if None in self.prompts:
+            return self.prompts[None]
+        subject = (problem.get("metadata") or {}).get("subject")
+        if subject not in self.prompts:
+            raise ValueError(
+                f"generation.benchmarks.{self.benchmark}.examples={BY_SUBJECT}: problem {problem['id']} has "
+                f"metadata.subject {subject!r}, not one of {sorted(s for s in self.prompts if s)}"
+            )
+        return self.prompts[subject]
+
+    def render(self, problem: dict[str, Any]) -> str:
+        masked = problem.get("masked_solution")
+        return self.prompt_for(problem).render(
+            problem=problem["problem"],
+            reference_solution=problem.get("reference_solution"),
+            masked_solution=masked if isinstance(masked, str) else None,
+            chat_template=self.chat_template,
+        )
 
     def engine_settings(self) -> dict[str, Any]:
         settings = dict(self.settings.engine)
@@ -179,15 +304,38 @@ class _GenerationContext:
         return settings
 
 
-def _chunk_job(
-    plan: ChunkPlan, *, context: _GenerationContext, progress: _Progress, last: bool
-) -> Callable[[], pd.DataFrame]:
-    def generate_chunk() -> pd.DataFrame:
-        settings = context.settings
-        interpreter = InterpreterSettings(**settings.interpreter.model_dump())
-        tasks, rows = [], {}
+def _waves(plans: list[ChunkPlan], *, chunk_samples: int, batch: int) -> list[list[ChunkPlan]]:
+    """Consecutive chunks grouped so that each group has about ``batch`` samples (at least one chunk)."""
+    per_wave = max(1, batch // max(chunk_samples, 1))
+    return [plans[start : start + per_wave] for start in range(0, len(plans), per_wave)]
+
+
+def _chunk_table(
+    chunk_id: str,
+    *,
+    wave: list[ChunkPlan],
+    finished: dict[str, pd.DataFrame],
+    context: _GenerationContext,
+    progress: _Progress,
+) -> pd.DataFrame:
+    """The chunk's samples; the first chunk of a wave to be saved generates the whole wave."""
+    if chunk_id not in finished:
+        finished.update(_generate_wave(wave, context=context, progress=progress))
+    return finished.pop(chunk_id)
+
+
+def _generate_wave(
+    wave: list[ChunkPlan], *, context: _GenerationContext, progress: _Progress
+) -> dict[str, pd.DataFrame]:
+    settings = context.settings
+    interpreter = InterpreterSettings(**settings.interpreter.model_dump())
+    tasks: dict[str, list[SolutionTask]] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for plan in wave:
+        tasks[plan.chunk_id] = []
         for problem in plan.problems:
-            prompt = context.render(problem["problem"])
+            prompt_template = context.prompt_for(problem)
+            prompt = context.render(problem)
             for sample_index in range(settings.num_samples):
                 seed = _sample_seed(settings.seed, problem["id"], sample_index)
                 sampling = SamplingParams(
@@ -198,32 +346,38 @@ def _chunk_job(
                     seed=seed,
                 )
                 key = f"{problem['id']}#{sample_index}"
-                tasks.append(SolutionTask(key=key, prompt=prompt, sampling=sampling))
+                tasks[plan.chunk_id].append(
+                    SolutionTask(
+                        key=key, prompt=prompt, sampling=sampling, prefix=context.selection.solution_prefix
+                    )
+                )
                 rows[key] = {
                     "problem_id": problem["id"],
                     "sample_index": sample_index,
                     "seed": seed,
                     "model": context.model,
                     "engine": settings.engine["kind"],
-                    "prompt_name": context.prompt.name,
-                    "prompt_hash": context.prompt.content_hash,
+                    "prompt_name": prompt_template.name,
+                    "prompt_hash": prompt_template.content_hash,
                     "sampling": settings.sampling.model_dump(),
                 }
-        results = solve_with_code(
-            tasks,
-            engine=shared_engine(context.engine_settings()),
-            runner=shared_sandbox(
-                timeout_s=interpreter.code_timeout_s, max_output_chars=interpreter.max_output_chars
-            ),
-            settings=interpreter,
-            on_finished=lambda task, result: progress.update(result),
+    results = solve_with_code(
+        [task for chunk_tasks in tasks.values() for task in chunk_tasks],
+        engine=shared_engine(context.engine_settings()),
+        runner=shared_sandbox(
+            timeout_s=interpreter.code_timeout_s, max_output_chars=interpreter.max_output_chars
+        ),
+        settings=interpreter,
+        on_finished=lambda task, result: progress.update(result),
+    )
+    if progress.done:
+        progress.close()
+    return {
+        chunk_id: pd.DataFrame.from_records(
+            [rows[task.key] | asdict(results[task.key]) for task in chunk_tasks], columns=GENERATION_COLUMNS
         )
-        if last:
-            progress.close()
-        records = [rows[task.key] | asdict(results[task.key]) for task in tasks]
-        return pd.DataFrame.from_records(records, columns=GENERATION_COLUMNS)
-
-    return generate_chunk
+        for chunk_id, chunk_tasks in tasks.items()
+    }
 
 
 class _Progress:
@@ -245,6 +399,10 @@ class _Progress:
         elapsed = max(time.monotonic() - self._started, 1e-6)
         self._bar.update(1)
         self._bar.set_postfix(tokens_per_s=f"{self._tokens / elapsed:.0f}", refresh=False)
+
+    @property
+    def done(self) -> bool:
+        return self._bar is not None and self._bar.n >= self._total
 
     def close(self) -> None:
         if self._bar is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import generate_solutions, merge_generations
+from .nodes import generate_solutions, mask_reference_solutions, merge_generations
 
 # The training sets of OpenMathInstruct-1; evaluation reuses the nodes on test splits.
 TRAINING_SETS = {"gsm8k": "train", "math": "train"}
@@ -17,14 +17,20 @@ def create_pipeline(**kwargs) -> Pipeline:
             pipeline(
                 [
                     node(
+                        mask_reference_solutions,
+                        inputs=["problems", "checkpoint", PARAMS],
+                        outputs="masked_solutions",
+                        name="mask",
+                    ),
+                    node(
                         generate_solutions,
-                        inputs=["problems", "checkpoint", "completed_chunks", PARAMS],
+                        inputs=["problems", "masked_solutions", "checkpoint", "completed_chunks", PARAMS],
                         outputs="chunks",
                         name="generate",
                     ),
                     node(
                         merge_generations,
-                        inputs=["chunks", "problems", "checkpoint", PARAMS],
+                        inputs=["chunks", "problems", "masked_solutions", "checkpoint", PARAMS],
                         outputs="generations",
                         name="merge",
                     ),

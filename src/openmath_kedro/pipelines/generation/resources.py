@@ -20,15 +20,40 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _sandboxes: dict[str, SandboxPool] = {}
+_credentials: dict[str, Any] = {}
+
+
+def use_credentials(credentials: dict[str, Any]) -> None:
+    """The run's credentials (``conf/local/credentials.yml``), for engine settings that name an entry."""
+    _credentials.clear()
+    _credentials.update(credentials)
+
+
+def _resolve_credentials(settings: dict[str, Any]) -> dict[str, Any]:
+    """``credentials: NAME`` in the engine settings becomes that entry's fields (``api_key``)."""
+    name = settings.get("credentials")
+    if name is None:
+        return settings
+    entry = _credentials.get(name)
+    if not isinstance(entry, dict) or "api_key" not in entry:
+        raise ValueError(
+            f"generation.engine.credentials: no entry {name!r} with an api_key in conf/local/credentials.yml "
+            f"(entries: {sorted(_credentials) or 'none'})"
+        )
+    resolved = {key: value for key, value in settings.items() if key != "credentials"}
+    return resolved | {"api_key": entry["api_key"]}
 
 
 def shared_engine(settings: dict[str, Any]) -> Engine:
-    """The engine for these settings (``kind`` plus the engine's own), started once per run."""
+    """The engine for these settings (``kind`` plus the engine's own), started once per run.
+
+    The cache key holds the credentials' name, never the key itself.
+    """
     key = json.dumps(settings, sort_keys=True, default=str)
     with _lock:
         if key not in _engines:
             logger.info("starting the %s engine", settings.get("kind"))
-            _engines[key] = create_engine(**settings)
+            _engines[key] = create_engine(**_resolve_credentials(settings))
         return _engines[key]
 
 

@@ -142,3 +142,72 @@ def validate_parameters(params: dict[str, Any]) -> dict[str, BaseModel]:
         raise ParameterError("invalid parameters:\n  " + "\n  ".join(problems))
     return validated
 
+
+# ``filtering`` lives in one self-contained block (appended, so edits elsewhere in this file stay independent).
+class SolutionFilters(_Strict):
+    """The per-solution rules of OpenMathInstruct-1; each one can be switched off."""
+
+    correct_only: bool = Field(default=True, description="drop solutions whose answer is not correct")
+    single_boxed_answer: bool = Field(default=True, description="drop solutions with no \\boxed{} or several")
+    trim_after_answer: bool = Field(
+        default=True, description="cut the text after the line of the last \\boxed{}"
+    )
+    well_formed_code: bool = Field(default=True, description="drop solutions with broken code/output tags")
+    drop_code_errors: bool = Field(default=True, description="drop solutions in which a code block failed")
+    min_chars: int | None = Field(default=None, ge=0, description="shortest solution kept (None: no limit)")
+    max_chars: int | None = Field(default=None, ge=1, description="longest solution kept (None: no limit)")
+    exact_duplicates: bool = Field(default=True, description="keep one of identical solutions per problem")
+    near_duplicates: bool = Field(
+        default=True, description="keep one of solutions equal up to spaces, tabs, newlines and $"
+    )
+
+
+class Decontamination(_Strict):
+    enabled: bool = True
+    ngram_size: int = Field(default=10, ge=1, description="words per n-gram")
+    threshold: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="shared n-grams / n-grams of the shorter problem that flags overlap",
+    )
+
+
+class Selection(_Strict):
+    code_preference: Literal["all", "any_code", "majority_code"] = Field(
+        default="any_code", description="which solutions of a problem to keep by whether they use code"
+    )
+    downsampling: Literal["fair", "naive"] = Field(
+        default="fair", description="fair: round-robin over problems; naive: uniform over solutions"
+    )
+    target_size: dict[str, int | None] = Field(
+        default_factory=dict, description="benchmark -> solutions to keep (absent or None: all)"
+    )
+    seed: int = 0
+
+
+class FilteringParams(_Strict):
+    """``filtering``: graded generations -> SFT set (rules, decontamination, selection, prompt)."""
+
+    filters: SolutionFilters = Field(default_factory=SolutionFilters)
+    decontamination: Decontamination = Field(default_factory=Decontamination)
+    selection: Selection = Field(default_factory=Selection)
+    prompt: str = Field(
+        default="zero_shot", description="template of the SFT prompts (the student's eval prompt)"
+    )
+    allow_empty_result: bool = Field(
+        default=False, description="an empty SFT set is an error showing the funnel unless this is true"
+    )
+
+    @model_validator(mode="after")
+    def _check_length_limits(self) -> FilteringParams:
+        low, high = self.filters.min_chars, self.filters.max_chars
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"filters.min_chars {low} is above filters.max_chars {high}")
+        for benchmark, size in self.selection.target_size.items():
+            if size is not None and size < 1:
+                raise ValueError(f"selection.target_size.{benchmark} must be at least 1 (or null: keep all)")
+        return self
+
+
+PARAMETER_MODELS["filtering"] = FilteringParams

@@ -1,0 +1,358 @@
+"""Nodes of the filtering pipeline: graded generations -> SFT set, with every removed row and its reason.
+
+Tables move between nodes as polars DataFrames (the rules are vectorized); inputs written by other
+pipelines may arrive as pandas and are checked and converted first.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import polars as pl
+
+from openmath_kedro.params import FilteringParams
+from openmath_kedro.prompts import load_prompt
+
+from .audit import coverage_table, enabled_steps, funnel_figure, funnel_table, funnel_text
+from .decontamination import CONTAMINATION_SCHEMA, find_overlaps
+from .selection import code_preference_drop, downsampling_keep, with_code_counts
+from .solution_rules import (
+    boxed_answer_counts,
+    code_error_flags,
+    code_tag_sequence,
+    code_tags_well_formed,
+    near_duplicate_key,
+    trimmed_after_answer,
+    uses_code,
+)
+from .tables import KEYS, benchmark_of, empty_removed, graded_solutions, problem_frame, remove_rows
+
+logger = logging.getLogger(__name__)
+
+SOLUTION_COLUMNS = [
+    "benchmark", "problem_id", "sample_index", "solution", "trimmed_chars", "uses_code", "predicted_answer",
+    "model",
+]  # fmt: skip
+SFT_COLUMNS = [
+    "prompt", "completion", "prompt_name", "prompt_hash", "benchmark", "problem_id", "sample_index",
+    "source_model",
+]  # fmt: skip
+
+
+class EmptySFTSetError(ValueError):
+    """Filtering kept no solution at all."""
+
+
+def collect_evaluation_problems(*test_problems: pd.DataFrame | pl.DataFrame) -> pl.DataFrame:
+    """The problems of every evaluation set in one table (``id``, ``benchmark``, ``problem``)."""
+    return pl.concat(
+        [
+            problem_frame(table, what="evaluation problems").select("id", "benchmark", "problem")
+            for table in test_problems
+        ]
+    )
+
+
+def find_contaminated_problems(
+    train_problems: pd.DataFrame | pl.DataFrame, evaluation_problems: pl.DataFrame, params: dict[str, Any]
+) -> pl.DataFrame:
+    """Training problems that overlap an evaluation problem, one row per (training, evaluation) pair.
+
+    A pair matches when the normalized texts are equal, or when they share at least ``threshold`` of the
+    shorter problem's word ``ngram_size``-grams. Empty when decontamination is switched off.
+    """
+    settings = FilteringParams.model_validate(params).decontamination
+    problems = problem_frame(train_problems, what="training problems")
+    if not settings.enabled:
+        return pl.DataFrame(schema=CONTAMINATION_SCHEMA)
+    overlaps = find_overlaps(
+        problems, evaluation_problems, ngram_size=settings.ngram_size, threshold=settings.threshold
+    )
+    logger.info(
+        "decontamination %s: %d of %d training problems overlap an evaluation problem",
+        benchmark_of(problems),
+        overlaps["problem_id"].n_unique(),
+        problems.height,
+    )
+    return overlaps
+
+
+def filter_solutions(
+    graded_generations: pd.DataFrame | pl.DataFrame,
+    train_problems: pd.DataFrame | pl.DataFrame,
+    contaminated_problems: pl.DataFrame,
+    params: dict[str, Any],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(solutions that pass every switched-on rule, removed rows with step and reason).
+
+    Rules in order: correct answer, exactly one boxed answer, text after the answer line cut, well-formed
+    code tags, no failed code block, length limits, problem not contaminated, no identical solution of the
+    same problem with a lower sample index, none identical up to spaces, newlines and ``$``.
+    """
+    settings = FilteringParams.model_validate(params)
+    rules = settings.filters
+    problems = problem_frame(train_problems, what="training problems")
+    benchmark = benchmark_of(problems)
+    frame = graded_solutions(graded_generations, benchmark=benchmark).rename({"generation": "solution"})
+    _check_known_problems(frame, problems, benchmark=benchmark)
+    text = pl.col("solution")
+    removed: list[pl.DataFrame] = []
+
+    def apply(step: str, enabled: bool, drop: pl.Expr, reason: pl.Expr) -> None:
+        nonlocal frame
+        if enabled:
+            frame, gone = remove_rows(frame, step=step, drop=drop, reason=reason)
+            removed.append(gone)
+
+    apply(
+        "correct_answer",
+        rules.correct_only,
+        ~pl.col("is_correct"),
+        pl.when(pl.col("predicted_answer").is_null())
+        .then(pl.lit("no answer found"))
+        .otherwise(pl.format("answer '{}' is not correct", pl.col("predicted_answer").str.head(80))),
+    )
+    if rules.single_boxed_answer:
+        frame = frame.with_columns(boxed_answer_counts(frame["solution"]))
+        apply(
+            "one_boxed_answer",
+            True,
+            pl.col("boxed_answers") != 1,
+            pl.when(pl.col("boxed_answers") == 0)
+            .then(pl.lit("no \\boxed{} answer"))
+            .otherwise(pl.concat_str(pl.col("boxed_answers"), pl.lit(" \\boxed{} answers"))),
+        )
+        frame = frame.drop("boxed_answers")
+    if rules.trim_after_answer:
+        frame = frame.with_columns(trimmed_after_answer(text).alias("trimmed")).with_columns(
+            (text.str.len_chars() - pl.col("trimmed").str.len_chars()).alias("trimmed_chars"),
+            pl.col("trimmed").alias("solution"),
+        )
+        frame = frame.drop("trimmed")
+    else:
+        frame = frame.with_columns(pl.lit(0, dtype=pl.UInt32).alias("trimmed_chars"))
+    apply(
+        "well_formed_code",
+        rules.well_formed_code,
+        ~code_tags_well_formed(text),
+        pl.format("code tags out of order or unclosed: {}", code_tag_sequence(text)),
+    )
+    apply(
+        "no_code_errors",
+        rules.drop_code_errors,
+        code_error_flags(frame, text),
+        pl.when(pl.col("code_errors").fill_null(0) > 0)
+        .then(pl.format("{} code block(s) failed", pl.col("code_errors")))
+        .when(pl.col("finish_reason") == "code_error")
+        .then(pl.lit("generation ended at a code error"))
+        .otherwise(pl.lit("an error in a code output")),
+    )
+    if rules.min_chars is not None or rules.max_chars is not None:
+        low, high = rules.min_chars or 0, rules.max_chars
+        length = text.str.len_chars()
+        too_long = (length > high) if high is not None else pl.lit(False)
+        apply(
+            "length_limits",
+            True,
+            (length < low) | too_long,
+            pl.format(
+                "{} characters, outside [{}, {}]", length, pl.lit(low), pl.lit(high if high else "none")
+            ),
+        )
+    best_match = contaminated_problems.group_by("problem_id", maintain_order=True).first()
+    frame = frame.join(
+        best_match.select("problem_id", "test_id", "match", "overlap"), on="problem_id", how="left"
+    )
+    apply(
+        "decontaminated",
+        settings.decontamination.enabled,
+        pl.col("test_id").is_not_null(),
+        pl.format(
+            "problem overlaps {} ({} match, overlap {})", "test_id", "match", pl.col("overlap").round(2)
+        ),
+    )
+    frame = frame.drop("test_id", "match", "overlap")
+    if rules.exact_duplicates:
+        # a 64-bit hash stands for the text: a collision within one problem's solutions is not a real risk
+        frame = frame.with_columns(
+            pl.col("sample_index").min().over("problem_id", text.hash(seed=0)).alias("first_copy")
+        )
+        apply(
+            "unique_text",
+            True,
+            pl.col("sample_index") != pl.col("first_copy"),
+            pl.format("same text as sample {}", "first_copy"),
+        )
+        frame = frame.drop("first_copy")
+    if rules.near_duplicates:
+        frame = frame.with_columns(
+            pl.col("sample_index").min().over("problem_id", near_duplicate_key(text)).alias("first_copy")
+        )
+        apply(
+            "unique_up_to_layout",
+            True,
+            pl.col("sample_index") != pl.col("first_copy"),
+            pl.format("same text as sample {} up to spaces, newlines and $", "first_copy"),
+        )
+        frame = frame.drop("first_copy")
+    filtered = frame.with_columns(uses_code(text).alias("uses_code")).select(SOLUTION_COLUMNS).sort(KEYS)
+    removed_rows = pl.concat(removed) if removed else empty_removed()
+    logger.info(
+        "filtering %s: %d of %d solutions pass the rules (%d problems); %d trimmed after the answer",
+        benchmark,
+        filtered.height,
+        filtered.height + removed_rows.height,
+        filtered["problem_id"].n_unique(),
+        int((filtered["trimmed_chars"] > 0).sum()),
+    )
+    return filtered, removed_rows.sort(KEYS)
+
+
+def select_solutions(
+    filtered_solutions: pl.DataFrame,
+    removed_by_filters: pl.DataFrame,
+    train_problems: pd.DataFrame | pl.DataFrame,
+    params: dict[str, Any],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(selected solutions with their problem text, every removed row of the benchmark).
+
+    Code preference first (``any_code``/``majority_code``/``all``), then downsampling to
+    ``selection.target_size[benchmark]`` (``fair`` round robin over problems or ``naive`` uniform), seeded.
+    """
+    settings = FilteringParams.model_validate(params).selection
+    problems = problem_frame(train_problems, what="training problems")
+    benchmark = benchmark_of(problems)
+    frame = filtered_solutions
+    removed = [removed_by_filters]
+    if settings.code_preference != "all":
+        drop, reason = code_preference_drop(settings.code_preference)
+        frame, gone = remove_rows(with_code_counts(frame), step="code_preference", drop=drop, reason=reason)
+        frame = frame.drop("code_solutions", "solutions")
+        removed.append(gone)
+    target = settings.target_size.get(benchmark)
+    if target is not None:
+        keep = downsampling_keep(
+            frame, method=settings.downsampling, target=target, seed=settings.seed, benchmark=benchmark
+        )
+        frame, gone = remove_rows(
+            frame,
+            step="downsampling",
+            drop=~pl.lit(keep),
+            reason=pl.lit(f"not chosen by {settings.downsampling} downsampling to {target} solutions"),
+        )
+        removed.append(gone)
+    selected = frame.join(
+        problems.select(pl.col("id").alias("problem_id"), "problem"), on="problem_id", how="left"
+    ).sort(KEYS)
+    logger.info(
+        "selection %s: %d solutions of %d problems (code preference %s, downsampling %s to %s)",
+        benchmark,
+        selected.height,
+        selected["problem_id"].n_unique(),
+        settings.code_preference,
+        settings.downsampling,
+        target if target is not None else "all",
+    )
+    return selected, pl.concat(removed).sort(KEYS)
+
+
+def summarize_benchmark(
+    train_problems: pd.DataFrame | pl.DataFrame,
+    selected_solutions: pl.DataFrame,
+    removed_solutions: pl.DataFrame,
+    params: dict[str, Any],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(funnel: rows and problems after each step, coverage: share of training problems kept).
+
+    A benchmark that keeps no solution at all is an error that shows its funnel (its removed rows are
+    already saved), unless ``allow_empty_result``: then it is a warning.
+    """
+    settings = FilteringParams.model_validate(params)
+    problems = problem_frame(train_problems, what="training problems")
+    benchmark = benchmark_of(problems)
+    funnel = funnel_table(
+        benchmark=benchmark,
+        steps=enabled_steps(settings, benchmark=benchmark),
+        kept=selected_solutions,
+        removed=removed_solutions,
+    )
+    if selected_solutions.is_empty():
+        message = (
+            f"filtering kept no solution of {benchmark}. Rows left after each step:\n{funnel_text(funnel)}\n"
+            f"Every removed row and its reason: filtering.{benchmark}.removed_solutions. Switch rules off in "
+            "parameters_filtering.yml, or set filtering.allow_empty_result=true to accept an empty result."
+        )
+        if not settings.allow_empty_result:
+            raise EmptySFTSetError(message)
+        logger.warning(message)
+    return funnel, coverage_table(problems=problems, kept=selected_solutions, removed=removed_solutions)
+
+
+def combine_funnels(*funnels: pl.DataFrame) -> tuple[pl.DataFrame, go.Figure]:
+    """All benchmarks' funnels in one table, and the plotly funnel chart of it."""
+    funnel = pl.concat(funnels)
+    logger.info("filtering funnel (rows after each step):\n%s", funnel_text(funnel))
+    return funnel, funnel_figure(funnel)
+
+
+def combine_coverage(*coverages: pl.DataFrame) -> pl.DataFrame:
+    """All benchmarks' coverage tables in one."""
+    return pl.concat(coverages)
+
+
+def build_sft_set(params: dict[str, Any], *selected_solutions: pl.DataFrame) -> pl.DataFrame:
+    """The SFT set in TRL's prompt/completion form.
+
+    ``prompt`` is the plain render of ``filtering.prompt`` (by default ``zero_shot``, what the finetuned
+    student sees at evaluation); ``completion`` is the filtered solution. Every row records the template's
+    name and content hash. An empty set is an error (each benchmark's ``summarize`` shows its funnel),
+    unless ``allow_empty_result``.
+    """
+    settings = FilteringParams.model_validate(params)
+    template = load_prompt(settings.prompt)
+    solutions = pl.concat(selected_solutions)
+    if solutions.is_empty() and not settings.allow_empty_result:
+        raise EmptySFTSetError(
+            "filtering kept no solution: the SFT set would be empty (the funnel of each benchmark is in the "
+            "log of its summarize node and in filtering.<benchmark>.funnel; removed rows and their reasons in "
+            "filtering.<benchmark>.removed_solutions)"
+        )
+    problems = solutions.select("problem_id", "problem").unique("problem_id")
+    prompts = problems.select(
+        "problem_id",
+        pl.Series(
+            "prompt",
+            [template.render(problem=text) for text in problems["problem"].to_list()],
+            dtype=pl.String,
+        ),
+    )
+    return (
+        solutions.join(prompts, on="problem_id", how="left")
+        .select(
+            "prompt",
+            pl.col("solution").alias("completion"),
+            pl.lit(template.name).alias("prompt_name"),
+            pl.lit(template.content_hash).alias("prompt_hash"),
+            "benchmark",
+            "problem_id",
+            "sample_index",
+            pl.col("model").alias("source_model"),
+        )
+        .sort("benchmark", *KEYS)
+    )
+
+
+def _check_known_problems(frame: pl.DataFrame, problems: pl.DataFrame, *, benchmark: str) -> None:
+    unknown = (
+        frame.select("problem_id")
+        .unique()
+        .join(problems.select(pl.col("id").alias("problem_id")), on="problem_id", how="anti")
+    )
+    if unknown.height:
+        raise ValueError(
+            f"graded generations ({benchmark}): {unknown.height} problem ids are not {benchmark} training "
+            f"problems, e.g. {sorted(unknown['problem_id'].to_list())[0]}"
+        )

@@ -99,7 +99,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         raw = raw_vllm(model=str(checkpoint.path), prompts=prompts, max_tokens=arguments.max_tokens,
-                       stop=["<llm-code>", "</llm-code>"], engine=engine)  # fmt: skip
+                       stop=["<llm-code>", "</llm-code>", "<llm-code-output>"], engine=engine)  # fmt: skip
         ours = pipeline_node(
             problems=problems, checkpoint=checkpoint, params=code_free, folder=Path(scratch) / "a"
         )

@@ -361,12 +361,17 @@ def _generate_wave(
                     "prompt_hash": prompt_template.content_hash,
                     "sampling": settings.sampling.model_dump(),
                 }
+    engine = shared_engine(context.engine_settings())
+    if callable(start := getattr(engine, "start", None)):
+        start()  # vLLM starts lazily; start it before the bar opens so tokens/s measures generation only
+    sandbox = shared_sandbox(
+        timeout_s=interpreter.code_timeout_s, max_output_chars=interpreter.max_output_chars
+    )
+    progress.start()
     results = solve_with_code(
         [task for chunk_tasks in tasks.values() for task in chunk_tasks],
-        engine=shared_engine(context.engine_settings()),
-        runner=shared_sandbox(
-            timeout_s=interpreter.code_timeout_s, max_output_chars=interpreter.max_output_chars
-        ),
+        engine=engine,
+        runner=sandbox,
         settings=interpreter,
         on_finished=lambda task, result: progress.update(result),
     )

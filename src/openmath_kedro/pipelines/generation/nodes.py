@@ -394,12 +394,16 @@ class _Progress:
         self._tokens = 0
         self._started = 0.0
 
-    def update(self, result: SolutionResult) -> None:
+    def start(self) -> None:
+        """Open the bar when generation begins (after the engine started), so tokens/s measures generation."""
         if self._bar is None:
             self._started = time.monotonic()
             self._bar = tqdm(
                 total=self._total, desc=f"generation {self._benchmark}", unit="sample", mininterval=2
             )
+
+    def update(self, result: SolutionResult) -> None:
+        self.start()
         self._tokens += result.tokens_out
         elapsed = max(time.monotonic() - self._started, 1e-6)
         self._bar.update(1)

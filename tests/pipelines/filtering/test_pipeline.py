@@ -137,6 +137,8 @@ def test_coverage_per_benchmark_subject_and_level(outputs):
     assert rows[("math", "subject", "Algebra")] == (2, 1)  # problems 0 and 2; 2 is contaminated
     assert rows[("math", "level", "2")] == (2, 1)  # problems 1 and 3; 1 lost its only solution
     assert ("gsm8k", "subject", "Algebra") not in rows  # GSM8K has no subjects
+    math = coverage.filter((pl.col("benchmark") == "math") & (pl.col("group") == "all")).row(0, named=True)
+    assert (math["with_generations"], math["covered_before_selection"], math["coverage"]) == (4, 2, 0.5)
 
 
 def test_selection_reruns_alone_on_the_filtered_solutions(outputs):

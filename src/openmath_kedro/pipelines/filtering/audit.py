@@ -33,6 +33,7 @@ COVERAGE_SCHEMA = {
     "group": pl.String,  # all, subject or level
     "value": pl.String,
     "problems": pl.Int64,
+    "with_generations": pl.Int64,  # problems with at least one graded generation
     "covered_before_selection": pl.Int64,
     "covered": pl.Int64,
     "coverage": pl.Float64,  # covered / problems
@@ -108,10 +109,12 @@ def coverage_table(*, problems: pl.DataFrame, kept: pl.DataFrame, removed: pl.Da
     """Share of training problems with at least one kept solution: overall, and per subject and level
     where the problems have them (MATH), as in OpenMathInstruct-1's coverage tables.
 
-    ``covered_before_selection`` counts problems that still had a solution after the rules, before
-    code preference and downsampling, which shows what the selection cost.
+    ``with_generations`` counts problems that were generated for at all (runs may cover a subset), and
+    ``covered_before_selection`` problems that still had a solution after the rules, before code preference
+    and downsampling, which shows what the selection cost.
     """
     kept_counts = kept.group_by("problem_id").len("solutions")
+    generated = pl.concat([kept.select("problem_id"), removed.select("problem_id")]).unique()
     before_selection = pl.concat(
         [
             kept.select("problem_id"),
@@ -124,6 +127,7 @@ def coverage_table(*, problems: pl.DataFrame, kept: pl.DataFrame, removed: pl.Da
         .with_columns(
             pl.col("solutions").fill_null(0).cast(pl.Int64),
             pl.col("problem_id").is_in(before_selection["problem_id"].implode()).alias("covered_before"),
+            pl.col("problem_id").is_in(generated["problem_id"].implode()).alias("generated"),
         )
     )
     groups = [("all", pl.lit("all"))]
@@ -136,6 +140,7 @@ def coverage_table(*, problems: pl.DataFrame, kept: pl.DataFrame, removed: pl.Da
         .agg(
             pl.col("benchmark").first(),
             pl.len().alias("problems"),
+            pl.col("generated").sum().alias("with_generations"),
             pl.col("covered_before").sum().alias("covered_before_selection"),
             (pl.col("solutions") > 0).sum().alias("covered"),
             pl.col("solutions").sum(),

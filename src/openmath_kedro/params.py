@@ -211,3 +211,44 @@ class FilteringParams(_Strict):
 
 
 PARAMETER_MODELS["filtering"] = FilteringParams
+
+
+# ``finetuning``: appended like ``filtering``, one self-contained block.
+class LoraSettings(_Strict):
+    r: int = Field(default=16, ge=1)
+    alpha: int = Field(default=32, ge=1)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="module names of the student to adapt (each must exist in it)",
+    )
+
+
+class FinetuningParams(_Strict):
+    """``finetuning``: TRL SFT of the student on the SFT set, checkpoints and their average."""
+
+    method: Literal["full", "lora"] = "full"
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    max_length: int = Field(default=1024, ge=16, description="tokens per sequence (prompt + completion)")
+    packing: bool = Field(default=False, description="pack several examples into each max_length sequence")
+    per_device_batch_size: int = Field(default=4, ge=1)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    learning_rate: float = Field(default=2e-5, gt=0)
+    lr_scheduler: Literal["constant", "cosine", "linear"] = "cosine"
+    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    num_epochs: float = Field(default=1.0, gt=0)
+    max_steps: int | None = Field(default=None, ge=1, description="stop after this many steps (None: epochs)")
+    checkpoints_per_epoch: int = Field(default=2, ge=1, description="saved evenly over each epoch")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        default="auto", description="auto: bf16 on GPUs that have it, fp32 elsewhere (CPU bf16 is slow)"
+    )
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    logging_steps: int = Field(default=1, ge=1)
+    average_last: int | None = Field(
+        default=None, ge=1, description="average the last N checkpoints (None: every saved checkpoint)"
+    )
+
+
+PARAMETER_MODELS["finetuning"] = FinetuningParams

@@ -3,6 +3,7 @@
 from .generation_chunks import GenerationChunksDataset
 from .json_lines import JSONLinesDataset
 from .model_directory import LoadedModel, ModelDirectory, ModelDirectoryDataset, ModelSourceDataset
+from .training_checkpoints import TrainingCheckpoint, TrainingCheckpointsDataset
 from .verified_file import RawFile, VerifiedFileDataset
 
 __all__ = [
@@ -13,5 +14,7 @@ __all__ = [
     "ModelDirectoryDataset",
     "ModelSourceDataset",
     "RawFile",
+    "TrainingCheckpoint",
+    "TrainingCheckpointsDataset",
     "VerifiedFileDataset",
 ]

@@ -8,8 +8,6 @@ from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from openmath_kedro.datasets import JSONLinesDataset, ModelDirectoryDataset
-
 
 def describe_outputs(project_path: Path) -> list[tuple[str, str, str]]:
     """(dataset, location, size) for every persisted output of the default pipeline that exists."""
@@ -19,14 +17,30 @@ def describe_outputs(project_path: Path) -> list[tuple[str, str, str]]:
         rows = []
         for name in sorted(pipelines["__default__"].all_outputs()):
             dataset = catalog.get(name)
-            if isinstance(dataset, JSONLinesDataset) and dataset.exists():
-                with dataset.filepath.open(encoding="utf-8") as stream:
-                    count = sum(1 for line in stream if line.strip())
-                rows.append((name, str(dataset.filepath), f"{count} rows"))
-            elif isinstance(dataset, ModelDirectoryDataset) and dataset.exists():
-                size = sum(f.stat().st_size for f in dataset.path.rglob("*") if f.is_file())
-                rows.append((name, str(dataset.path), f"{size / 2**20:.0f} MiB"))
+            location = _location(dataset)
+            if location is None or not location.exists():
+                continue
+            if location.suffix == ".jsonl":
+                with location.open(encoding="utf-8") as stream:
+                    size = f"{sum(1 for line in stream if line.strip())} rows"
+            else:
+                files = [location] if location.is_file() else [f for f in location.rglob("*") if f.is_file()]
+                size = _bytes(sum(f.stat().st_size for f in files))
+            rows.append((name, str(location), size))
     return rows
+
+
+def _location(dataset: object) -> Path | None:
+    """Where a persisted dataset keeps its data (file or folder); None for in-memory ones."""
+    for attribute in ("_filepath", "filepath", "_path", "path"):
+        value = getattr(dataset, attribute, None)
+        if value is not None and not callable(value):
+            return Path(str(value))
+    return None
+
+
+def _bytes(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 KEDRO = str(Path(sys.executable).with_name("kedro"))
 SMALL = (
     "generation.chunk_size=1,generation.num_samples=2,generation.benchmarks.gsm8k.max_problems=3,"
+    "generation.benchmarks.gsm8k.prompt=code_fewshot,"
     "generation.sampling.max_tokens=96,generation.interpreter.max_generated_tokens=128,"
     "generation.engine.max_model_len=3072,generation.batch_size=2,"
     # started inside a print call, so the 135M model's solutions run code in the sandbox (most close the

@@ -74,7 +74,10 @@ def test_boxed_answer_counts_agree_with_find_boxed_answers(texts):
     ],
 )
 def test_trimmed_after_answer(text, trimmed):
-    assert evaluate(trimmed_after_answer(pl.col("text")), [text]) == [trimmed]
+    assert evaluate(trimmed_after_answer(pl.col("text")), [text, "ascii \\boxed{1}\nx"]) == [
+        trimmed,
+        "ascii \\boxed{1}",
+    ]
 
 
 @pytest.mark.parametrize(

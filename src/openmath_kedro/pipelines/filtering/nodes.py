@@ -159,10 +159,17 @@ def filter_solutions(
             True,
             (length < low) | too_long,
             pl.format(
-                "{} characters, outside [{}, {}]", length, pl.lit(low), pl.lit(high if high else "none")
+                "{} characters, outside [{}, {}]",
+                length,
+                pl.lit(low),
+                pl.lit(high if high is not None else "none"),
             ),
         )
-    best_match = contaminated_problems.group_by("problem_id", maintain_order=True).first()
+    best_match = (
+        contaminated_problems.sort("overlap", descending=True, maintain_order=True)
+        .group_by("problem_id", maintain_order=True)
+        .first()
+    )
     frame = frame.join(
         best_match.select("problem_id", "test_id", "match", "overlap"), on="problem_id", how="left"
     )

@@ -155,15 +155,26 @@ def test_selection_reruns_alone_on_the_filtered_solutions(outputs):
     }
 
 
-def test_a_benchmark_without_any_kept_solution_is_an_error_that_shows_its_funnel():
+def test_a_benchmark_without_any_kept_solution_is_a_warning_that_shows_its_funnel(caplog):
     catalog = catalog_with_inputs(GSM8K, MATH.assign(is_correct=False), {})
+    with caplog.at_level(logging.WARNING):
+        run(catalog)
+    assert "filtering kept no solution of math" in caplog.text
+    assert re.search(r"step\s+math\n\s+graded\s+5\n\s+correct_answer\s+0\n", caplog.text)
+    sft = catalog.load("filtering.sft.training_examples")
+    assert set(sft["benchmark"]) == {"gsm8k"} and sft.height >= 1
+    assert catalog.load("filtering.math.removed_solutions").height == 5
+
+
+def test_an_empty_sft_set_is_an_error_that_shows_every_funnel():
+    catalog = catalog_with_inputs(GSM8K.assign(is_correct=False), MATH.assign(is_correct=False), {})
     with pytest.raises(Exception) as raised:
         run(catalog)
     error = raised.value if isinstance(raised.value, EmptySFTSetError) else raised.value.__cause__
     assert isinstance(error, EmptySFTSetError), raised.value
     message = str(error)
-    assert message.startswith("filtering kept no solution of math")
-    assert re.search(r"step\s+math\n\s+graded\s+5\n\s+correct_answer\s+0\n", message)
+    assert message.startswith("filtering kept no solution: the SFT set would be empty")
+    assert "gsm8k" in message and re.search(r"correct_answer\s+0\s+0", message), message
     assert catalog.load("filtering.math.removed_solutions").height == 5  # saved before the error
 
 
@@ -182,5 +193,8 @@ def test_build_refuses_an_empty_set():
     from openmath_kedro.pipelines.filtering.nodes import build_sft_set
 
     empty = pl.DataFrame(schema={"problem_id": pl.String, "problem": pl.String, "solution": pl.String})
+    funnel = pl.DataFrame(
+        {"benchmark": ["gsm8k"], "position": [0], "step": ["graded"], "rows": [3], "problems": [2]}
+    )
     with pytest.raises(EmptySFTSetError, match="the SFT set would be empty"):
-        build_sft_set({}, empty, empty)
+        build_sft_set({}, funnel, empty, empty)

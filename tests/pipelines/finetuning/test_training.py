@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 import torch
+from kedro.io import DatasetError
 from safetensors.torch import load_file
 
 from openmath_kedro.datasets import ModelDirectory, ModelDirectoryDataset, TrainingCheckpointsDataset
@@ -113,17 +113,39 @@ def test_averaging_gives_the_elementwise_mean(trained, student, tmp_path):
     torch.testing.assert_close(mean[name].double(), expected.to(mean[name].dtype).double())
 
 
-def test_resume_continues_from_the_saved_step(trained, student, tmp_path):
+def test_resume_continues_from_the_saved_step(student, tmp_path, monkeypatch):
+    from transformers import TrainerCallback
+
+    from openmath_kedro.pipelines.finetuning import training
+
+    class CrashAfterFirstCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == 8:
+                raise RuntimeError("the machine went away")
+
+    def crashing_trainer(*args, **kwargs):
+        trainer = build_trainer(*args, **kwargs)
+        trainer.add_callback(CrashAfterFirstCheckpoint())
+        return trainer
+
     folder = tmp_path / "checkpoints"
-    shutil.copytree(trained["folder"], folder)
-    run_folder = folder / trained["run"]["run_key"]
-    shutil.rmtree(run_folder / "checkpoint-16")  # as if the run had been killed after its first checkpoint
+    monkeypatch.setattr(training, "build_trainer", crashing_trainer)
+    with pytest.raises(DatasetError, match="the machine went away"):  # the dataset's save ran the job
+        run_train_node(folder, student, PARAMS)
+    monkeypatch.undo()
+    [run_folder] = folder.iterdir()
+    assert sorted(p.name for p in run_folder.iterdir()) == ["checkpoint-8"]
+    assert (run_folder / "checkpoint-8" / "optimizer.pt").is_file()  # what the resume needs
+
     run_train_node(folder, student, PARAMS)
     resumed = json.loads((run_folder / "checkpoint-16" / PROVENANCE_FILE).read_text())
     assert resumed["resumed_from_step"] == 8
     state = json.loads((run_folder / "checkpoint-16" / "trainer_state.json").read_text())
     assert state["global_step"] == 16
     assert [row["step"] for row in state["log_history"] if "loss" in row] == list(range(1, 17))
+    # older checkpoints keep their weights for averaging, only the newest its optimizer state
+    assert not list((run_folder / "checkpoint-8").glob("optimizer*"))
+    assert (run_folder / "checkpoint-8" / "model.safetensors").is_file()
 
 
 def test_lora_adapters_are_merged_into_a_standalone_model(student, tmp_path):

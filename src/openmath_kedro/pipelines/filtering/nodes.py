@@ -274,8 +274,8 @@ def summarize_benchmark(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(funnel: rows and problems after each step, coverage: share of training problems kept).
 
-    A benchmark that keeps no solution at all is an error that shows its funnel (its removed rows are
-    already saved), unless ``allow_empty_result``: then it is a warning.
+    A benchmark that keeps no solution is a warning that shows its funnel (the other benchmark may still
+    give data); an empty SFT set as a whole is the error (``build_sft_set``).
     """
     settings = FilteringParams.model_validate(params)
     problems = problem_frame(train_problems, what="training problems")
@@ -289,11 +289,8 @@ def summarize_benchmark(
     if selected_solutions.is_empty():
         message = (
             f"filtering kept no solution of {benchmark}. Rows left after each step:\n{funnel_text(funnel)}\n"
-            f"Every removed row and its reason: filtering.{benchmark}.removed_solutions. Switch rules off in "
-            "parameters_filtering.yml, or set filtering.allow_empty_result=true to accept an empty result."
+            f"Every removed row and its reason: filtering.{benchmark}.removed_solutions."
         )
-        if not settings.allow_empty_result:
-            raise EmptySFTSetError(message)
         logger.warning(message)
     return funnel, coverage_table(problems=problems, kept=selected_solutions, removed=removed_solutions)
 
@@ -310,23 +307,26 @@ def combine_coverage(*coverages: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(coverages)
 
 
-def build_sft_set(params: dict[str, Any], *selected_solutions: pl.DataFrame) -> pl.DataFrame:
+def build_sft_set(
+    params: dict[str, Any], funnel: pl.DataFrame, *selected_solutions: pl.DataFrame
+) -> pl.DataFrame:
     """The SFT set in TRL's prompt/completion form.
 
     ``prompt`` is the plain render of ``filtering.prompt`` (by default ``zero_shot``, what the finetuned
     student sees at evaluation); ``completion`` is the filtered solution. Every row records the template's
-    name and content hash. An empty set is an error (each benchmark's ``summarize`` shows its funnel),
-    unless ``allow_empty_result``.
+    name and content hash. An empty set is an error that shows every benchmark's funnel, unless
+    ``allow_empty_result``.
     """
     settings = FilteringParams.model_validate(params)
-    template = load_prompt(settings.prompt)
     solutions = pl.concat(selected_solutions)
     if solutions.is_empty() and not settings.allow_empty_result:
         raise EmptySFTSetError(
-            "filtering kept no solution: the SFT set would be empty (the funnel of each benchmark is in the "
-            "log of its summarize node and in filtering.<benchmark>.funnel; removed rows and their reasons in "
-            "filtering.<benchmark>.removed_solutions)"
+            "filtering kept no solution: the SFT set would be empty. Rows left after each step:\n"
+            f"{funnel_text(funnel)}\nEvery removed row and its reason: filtering.<benchmark>.removed_solutions. "
+            "Switch rules off in parameters_filtering.yml, or set filtering.allow_empty_result=true to accept "
+            "an empty result."
         )
+    template = load_prompt(settings.prompt)
     problems = solutions.select("problem_id", "problem").unique("problem_id")
     prompts = problems.select(
         "problem_id",

@@ -100,13 +100,16 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 build_sft_set,
-                [PARAMS, *(f"{benchmark}_solutions" for benchmark in TRAINING_SETS)],
+                [PARAMS, "funnel", *(f"{benchmark}_solutions" for benchmark in TRAINING_SETS)],
                 "training_examples",
                 name="build",
             )
         ],
         namespace="filtering.sft",
-        inputs={f"{b}_solutions": f"filtering.{b}.selected_solutions" for b in TRAINING_SETS},
+        inputs={
+            "funnel": "filtering.audit.funnel",
+            **{f"{b}_solutions": f"filtering.{b}.selected_solutions" for b in TRAINING_SETS},
+        },
         parameters={PARAMS},
     )
     return evaluation + sum(per_benchmark, Pipeline([])) + audit + sft

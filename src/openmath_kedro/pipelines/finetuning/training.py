@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ def build_trainer(plan: TrainingPlan, *, output_dir: Path, resumed_from_step: in
             (folder / PROVENANCE_FILE).write_text(
                 json.dumps(provenance | {"step": state.global_step}, indent=2)
             )
+            _drop_older_optimizer_states(Path(args.output_dir), keep=folder)
             return control
 
     tokenizer = plan.student.load_tokenizer()
@@ -149,6 +151,16 @@ def build_trainer(plan: TrainingPlan, *, output_dir: Path, resumed_from_step: in
         peft_config=peft_config,
         callbacks=[RecordProvenance()],
     )
+
+
+def _drop_older_optimizer_states(run_folder: Path, *, keep: Path) -> None:
+    """Only the newest checkpoint is resumed from, so older ones keep just their weights (averaging needs
+    those); optimizer state is twice the model in size (fp32 Adam moments)."""
+    for checkpoint in run_folder.glob("checkpoint-*"):
+        if checkpoint == keep:
+            continue
+        for state in checkpoint.glob("optimizer*"):
+            shutil.rmtree(state) if state.is_dir() else state.unlink()
 
 
 def train(plan: TrainingPlan, *, output_root: Path) -> None:

@@ -161,3 +161,21 @@ def test_lora_adapters_are_merged_into_a_standalone_model(student, tmp_path):
     name = "model.layers.0.self_attn.q_proj.weight"
     assert weights[name].shape == original[name].shape and not any("lora" in key for key in weights)
     assert not torch.equal(weights[name].float(), original[name].float())  # the adapters changed the weights
+
+
+def test_the_averaged_checkpoint_generates_in_vllm(trained, student, tmp_path):
+    from openmath_kedro.engines import GenerationRequest, SamplingParams, create_engine
+
+    folder = tmp_path / "finetuned_student"
+    ModelDirectoryDataset(path=str(folder)).save(
+        average_checkpoints(trained["checkpoints"], trained["run"], student, {})
+    )
+    engine = create_engine(kind="vllm", model=str(folder), dtype="float32", max_model_len=1024)
+    try:
+        [completion] = engine.generate(
+            [GenerationRequest(SFT_SET["prompt"][0], SamplingParams(temperature=0.0, max_tokens=24))]
+        )
+    finally:
+        engine.close()
+    assert completion.error is None and completion.tokens_out > 0
+    assert completion.text.startswith("<llm-code>")  # it learned the solution format it was trained on

@@ -307,24 +307,22 @@ def combine_coverage(*coverages: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(coverages)
 
 
-def build_sft_set(
-    params: dict[str, Any], funnel: pl.DataFrame, *selected_solutions: pl.DataFrame
-) -> pl.DataFrame:
+def build_sft_set(params: dict[str, Any], *selected_solutions: pl.DataFrame) -> pl.DataFrame:
     """The SFT set in TRL's prompt/completion form.
 
     ``prompt`` is the plain render of ``filtering.prompt`` (by default ``zero_shot``, what the finetuned
     student sees at evaluation); ``completion`` is the filtered solution. Every row records the template's
-    name and content hash. An empty set is an error that shows every benchmark's funnel, unless
-    ``allow_empty_result``.
+    name and content hash. An empty set is an error (each benchmark's ``summarize`` has logged its funnel
+    just before), unless ``allow_empty_result``.
     """
     settings = FilteringParams.model_validate(params)
     solutions = pl.concat(selected_solutions)
     if solutions.is_empty() and not settings.allow_empty_result:
         raise EmptySFTSetError(
-            "filtering kept no solution: the SFT set would be empty. Rows left after each step:\n"
-            f"{funnel_text(funnel)}\nEvery removed row and its reason: filtering.<benchmark>.removed_solutions. "
-            "Switch rules off in parameters_filtering.yml, or set filtering.allow_empty_result=true to accept "
-            "an empty result."
+            "filtering kept no solution: the SFT set would be empty. The funnel of each benchmark (rows left "
+            "after each step) is in the warnings above and in filtering.<benchmark>.funnel; every removed row "
+            "and its reason in filtering.<benchmark>.removed_solutions. Switch rules off in "
+            "parameters_filtering.yml, or set filtering.allow_empty_result=true to accept an empty result."
         )
     template = load_prompt(settings.prompt)
     problems = solutions.select("problem_id", "problem").unique("problem_id")

@@ -100,16 +100,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 build_sft_set,
-                [PARAMS, "funnel", *(f"{benchmark}_solutions" for benchmark in TRAINING_SETS)],
+                [PARAMS, *(f"{benchmark}_solutions" for benchmark in TRAINING_SETS)],
                 "training_examples",
                 name="build",
             )
         ],
         namespace="filtering.sft",
-        inputs={
-            "funnel": "filtering.audit.funnel",
-            **{f"{b}_solutions": f"filtering.{b}.selected_solutions" for b in TRAINING_SETS},
-        },
+        # not the combined funnel (reporting layer): reporting -> model_output would make kedro-viz's layers cyclic
+        inputs={f"{b}_solutions": f"filtering.{b}.selected_solutions" for b in TRAINING_SETS},
         parameters={PARAMS},
     )
     return evaluation + sum(per_benchmark, Pipeline([])) + audit + sft

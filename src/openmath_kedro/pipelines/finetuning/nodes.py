@@ -127,7 +127,7 @@ def average_checkpoints(
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(student.path, dtype="float32")
-    model.load_state_dict(average_weights([checkpoint_state_dict(c, student=student) for c in chosen]))
+    model.load_state_dict(average_weights(checkpoint_state_dict(c, student=student) for c in chosen))
     return LoadedModel(
         model=model,
         tokenizer=student.load_tokenizer(),

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,18 +189,25 @@ def checkpoint_state_dict(checkpoint: TrainingCheckpoint, *, student: ModelDirec
     return AutoModelForCausalLM.from_pretrained(checkpoint.path, dtype="float32").state_dict()
 
 
-def average_weights(state_dicts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Elementwise mean of same-shaped state dicts, accumulated in float64 and returned in each tensor's dtype."""
-    if not state_dicts:
-        raise ValueError("no checkpoints to average")
-    keys = state_dicts[0].keys()
-    for index, other in enumerate(state_dicts[1:], start=1):
-        if other.keys() != keys:
+def average_weights(state_dicts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Elementwise mean of same-shaped state dicts, accumulated in float64 and returned in each tensor's dtype.
+
+    The dicts are consumed one at a time, so only the running sum and one checkpoint are in memory: averaging
+    the checkpoints of a 7B model must not hold all of them at once.
+    """
+    totals: dict[str, Any] = {}
+    dtypes: dict[str, Any] = {}
+    count = 0
+    for index, state_dict in enumerate(state_dicts):
+        if index == 0:
+            totals = {key: tensor.double() for key, tensor in state_dict.items()}
+            dtypes = {key: tensor.dtype for key, tensor in state_dict.items()}
+        elif state_dict.keys() != totals.keys():
             raise ValueError(f"checkpoint {index} has different weights than checkpoint 0")
-    averaged = {}
-    for key in keys:
-        total = state_dicts[0][key].double()
-        for other in state_dicts[1:]:
-            total = total + other[key].double()
-        averaged[key] = (total / len(state_dicts)).to(state_dicts[0][key].dtype)
-    return averaged
+        else:
+            for key, tensor in state_dict.items():
+                totals[key].add_(tensor.double())
+        count += 1
+    if count == 0:
+        raise ValueError("no checkpoints to average")
+    return {key: (total / count).to(dtypes[key]) for key, total in totals.items()}

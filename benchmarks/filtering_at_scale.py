@@ -265,8 +265,9 @@ def run_polars(data: Path, output: Path) -> dict:
     from kedro.io import DataCatalog, MemoryDataset
     from kedro.runner import SequentialRunner
 
+    from openmath_kedro.benchmark_sets import EVALUATION_SETS, TRAINING_SETS
     from openmath_kedro.datasets.polars_table import PolarsTableDataset
-    from openmath_kedro.pipelines.filtering.pipeline import EVALUATION_SETS, TRAINING_SETS, create_pipeline
+    from openmath_kedro.pipelines.filtering.pipeline import create_pipeline
 
     config = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_filtering.yml").read_text())
     config = {name: entry for name, entry in config.items() if not name.startswith("_")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,43 @@ from kedro.framework.startup import bootstrap_project
 from openmath_kedro.datasets.verified_file import RawFile, sha256_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = (PROJECT_ROOT.parent / "shared" / "datasets").resolve()
+DATASETS_ENV_VAR = "OPENMATH_SHARED_DATASETS"
+
+
+def _shared_datasets_candidates() -> list[Path]:
+    """Where the shared raw benchmark files may be, most explicit first.
+
+    A clone made elsewhere (``git clone /work/main /tmp/x``) has no ``../shared`` of its own, but its
+    origin, when that is a local directory, does.
+    """
+    candidates = []
+    if os.environ.get(DATASETS_ENV_VAR):
+        candidates.append(Path(os.environ[DATASETS_ENV_VAR]))
+    candidates.append(PROJECT_ROOT.parent / "shared" / "datasets")
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        origin = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "config", "--get", "remote.origin.url"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+        if origin and Path(origin).is_dir():
+            candidates.append(Path(origin).resolve().parent / "shared" / "datasets")
+    return [candidate.resolve() for candidate in candidates]
 
 
 @pytest.fixture(scope="session")
 def shared_datasets() -> Path:
-    if not (SHARED_DATASETS / "MANIFEST.md").is_file():
-        pytest.fail(f"the shared benchmark files are missing: expected them at {SHARED_DATASETS}")
-    return SHARED_DATASETS
+    candidates = _shared_datasets_candidates()
+    for candidate in candidates:
+        if (candidate / "MANIFEST.md").is_file():
+            return candidate
+    tried = ", ".join(str(candidate) for candidate in candidates)
+    pytest.fail(
+        f"the shared benchmark files are missing: looked for MANIFEST.md in {tried}; "
+        f"set {DATASETS_ENV_VAR} to the directory that holds them"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +110,8 @@ def embedded_checkpoint_dir(tmp_path_factory) -> Path:
     from openmath_kedro.pipelines.model_setup.nodes import build_plain_checkpoint
 
     target = tmp_path_factory.mktemp("embedded") / "student"
-    source = ModelSourceDataset(reference="embedded", search_dirs=[str(PROJECT_ROOT / ".venv" / "embedded-model")])
+    source = ModelSourceDataset(
+        reference="embedded", search_dirs=[str(PROJECT_ROOT / ".venv" / "embedded-model")]
+    )
     ModelDirectoryDataset(path=str(target)).save(build_plain_checkpoint(source.load(), {"dtype": "bfloat16"}))
     return target

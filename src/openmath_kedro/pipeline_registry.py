@@ -15,6 +15,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     the pipelines a run asks for, so composites are built from their parts directly.
     """
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum((p for name, p in pipelines.items() if name != "__default__"), Pipeline([]))
+    pipelines["__default__"] = sum(
+        (p for name, p in pipelines.items() if name != "__default__"), Pipeline([])
+    )
     pipelines["sdg"] = generation.create_pipeline() + grading.create_pipeline() + filtering.create_pipeline()
     return pipelines

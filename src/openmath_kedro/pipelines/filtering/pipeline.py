@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from openmath_kedro.benchmark_sets import EVALUATION_SETS, TRAINING_SETS
+
 from .nodes import (
     build_sft_set,
     collect_evaluation_problems,
@@ -15,12 +17,6 @@ from .nodes import (
     summarize_benchmark,
 )
 
-# The graded training sets (what grading produces).
-TRAINING_SETS = {"gsm8k": "train", "math": "train"}
-# Every evaluation set: training problems that overlap any of them are removed.
-EVALUATION_SETS = [
-    "gsm8k", "math", "math500", "svamp", "gsm_hard", "asdiv", "algebra222", "mawps", "tabmwp",
-]  # fmt: skip
 PARAMS = "params:filtering"
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import polars as pl
 
+from openmath_kedro.cache_keys import settings_hash
 from openmath_kedro.datasets import LoadedModel, ModelDirectory, TrainingCheckpoint
 from openmath_kedro.params import FinetuningParams
 
@@ -49,7 +50,7 @@ def plan_training(
         raise ValueError("SFT set: no rows to train on")
     _check_student(student, settings)
     examples = table.select(*REQUIRED_COLUMNS).to_dicts()
-    key = _short_hash(
+    key = settings_hash(
         {
             "student": str(student.path),
             "student_provenance": student.provenance,
@@ -179,7 +180,3 @@ def _train_into(plan: TrainingPlan, output_root: Path) -> None:
 
 def _nothing_to_train(output_root: Path) -> None:
     return None
-
-
-def _short_hash(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from openmath_kedro.cache_keys import settings_hash
 from openmath_kedro.code_interpreter import InterpreterSettings, SolutionResult, SolutionTask, solve_with_code
 from openmath_kedro.datasets.model_directory import ModelDirectory
 from openmath_kedro.engines.base import GenerationRequest, SamplingParams
@@ -57,7 +57,7 @@ def plan_chunks(
     for index, start in enumerate(range(0, len(rows), settings.chunk_size)):
         chunk = tuple(rows[start : start + settings.chunk_size])
         # what the prompt shows of each problem: a corrected problem text is a new chunk
-        content_hash = _short_hash(
+        content_hash = settings_hash(
             [(row["id"], row["problem"], row.get("reference_solution")) for row in chunk]
         )
         plans.append(ChunkPlan(chunk_id=f"{run_key}/{index:05d}-{content_hash}", index=index, problems=chunk))
@@ -71,7 +71,7 @@ def run_key(*, settings: GenerationParams, benchmark: str, model: str, prompts: 
     model, and a re-run that masks again must not invalidate every chunk.
     """
     selection = settings.benchmarks[benchmark]
-    return _short_hash(
+    return settings_hash(
         {
             "model": model,
             "engine": settings.engine,
@@ -439,7 +439,3 @@ def _log_summary(generations: pd.DataFrame, *, benchmark: str) -> None:
 def _sample_seed(base_seed: int, problem_id: str, sample_index: int) -> int:
     digest = hashlib.sha256(f"{base_seed}:{problem_id}:{sample_index}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-def _short_hash(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]

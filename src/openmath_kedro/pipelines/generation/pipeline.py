@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from openmath_kedro.benchmark_sets import TRAINING_SETS
+
 from .nodes import generate_solutions, mask_reference_solutions, merge_generations
 
-# The training sets of OpenMathInstruct-1; evaluation reuses the nodes on test splits.
-TRAINING_SETS = {"gsm8k": "train", "math": "train"}
 PARAMS = "params:generation"
 
 

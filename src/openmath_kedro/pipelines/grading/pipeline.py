@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from openmath_kedro.benchmark_sets import TRAINING_SETS
+
 from .nodes import grade_generations
 
-GRADED_SETS = {"gsm8k": "train", "math": "train"}
 PARAMS = "params:grading"
 
 
@@ -29,6 +30,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 },
                 parameters={PARAMS},
             )
-            for benchmark, split in GRADED_SETS.items()
+            for benchmark, split in TRAINING_SETS.items()
         ]
     )

@@ -2,7 +2,8 @@
 
 Both sides train the same student on the same synthetic SFT set with the same settings (completion-only loss,
 batch, steps, checkpoints), each in its own fresh process so that peak memory is its own; wall time covers model
-loading, training and checkpoint saving on both sides. Goal: the node within 5% of the plain script.
+loading, training and checkpoint saving on both sides. Goal: the node within 5% of the plain script in
+throughput and in peak memory.
 
     .venv/bin/python benchmarks/finetuning_throughput.py [--student data/06_models/student] [--examples 64]
 """
@@ -26,6 +27,10 @@ SETTINGS = {
     "max_steps": None,
     "checkpoints_per_epoch": 2,
     "max_length": 512,
+    # spelled out because TRL's SFTConfig defaults differ from ours (gradient checkpointing on, seed 42):
+    # the comparison is only fair when both sides run the same settings
+    "gradient_checkpointing": False,
+    "seed": 0,
 }
 
 
@@ -91,6 +96,9 @@ def run_plain_trl(student: str, rows: list[dict], folder: str, queue) -> None:
         save_steps=steps_per_epoch // SETTINGS["checkpoints_per_epoch"],
         logging_steps=1,
         bf16=False,
+        gradient_checkpointing=SETTINGS["gradient_checkpointing"],
+        seed=SETTINGS["seed"],
+        data_seed=SETTINGS["seed"],
         report_to=[],
         dataloader_pin_memory=False,
     )
@@ -133,6 +141,7 @@ def main() -> None:
     plain = measure(run_plain_trl, arguments.student, rows, tokens)
     node = measure(run_pipeline_node, arguments.student, rows, tokens)
     ratio = node["tokens_per_s"] / plain["tokens_per_s"]
+    memory_ratio = node["peak_rss_mb"] / plain["peak_rss_mb"]
     print(
         json.dumps(
             {
@@ -140,8 +149,8 @@ def main() -> None:
                 "plain_trl_script": plain,
                 "pipeline_train_node": node,
                 "throughput_ratio": round(ratio, 3),
-                "memory_ratio": round(node["peak_rss_mb"] / plain["peak_rss_mb"], 3),
-                "goal_within_5_percent": ratio >= 0.95,
+                "memory_ratio": round(memory_ratio, 3),
+                "goal_within_5_percent": ratio >= 0.95 and memory_ratio <= 1.05,
             },
             indent=2,
         )

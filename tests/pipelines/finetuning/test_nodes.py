@@ -93,6 +93,13 @@ def test_average_is_the_elementwise_mean():
     assert averaged["b"].dtype == torch.bfloat16 and averaged["b"].item() == 1.0
 
 
+def test_averaging_leaves_its_inputs_as_they_were():
+    first, second = {"w": torch.tensor([1.0, 2.0], dtype=torch.float64)}, {"w": torch.tensor([3.0, 4.0])}
+    averaged = average_weights([first, second])
+    assert torch.equal(averaged["w"], torch.tensor([2.0, 3.0], dtype=torch.float64))
+    assert torch.equal(first["w"], torch.tensor([1.0, 2.0], dtype=torch.float64))
+
+
 def test_averaging_different_models_is_an_error():
     with pytest.raises(ValueError, match="checkpoint 1 has different weights than checkpoint 0"):
         average_weights([{"w": torch.zeros(1)}, {"v": torch.zeros(1)}])

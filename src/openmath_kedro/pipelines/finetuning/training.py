@@ -195,12 +195,16 @@ def average_weights(state_dicts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     The dicts are consumed one at a time, so only the running sum and one checkpoint are in memory: averaging
     the checkpoints of a 7B model must not hold all of them at once.
     """
+    import torch
+
     totals: dict[str, Any] = {}
     dtypes: dict[str, Any] = {}
     count = 0
     for index, state_dict in enumerate(state_dicts):
         if index == 0:
-            totals = {key: tensor.double() for key, tensor in state_dict.items()}
+            # a copy even for float64 tensors (``.double()`` would return them as they are): the in-place
+            # sums below must not write into the caller's first state dict
+            totals = {key: tensor.to(torch.float64, copy=True) for key, tensor in state_dict.items()}
             dtypes = {key: tensor.dtype for key, tensor in state_dict.items()}
         elif state_dict.keys() != totals.keys():
             raise ValueError(f"checkpoint {index} has different weights than checkpoint 0")

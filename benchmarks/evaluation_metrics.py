@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from openmath_kedro.answers import DeadlinePool, extract_answer, grade_batch  # noqa: E402
 from openmath_kedro.answers.symbolic import compare_with_sympy  # noqa: E402
-from openmath_kedro.metrics import evaluate_benchmark, majority_vote  # noqa: E402
+from openmath_kedro.metrics import cluster_answers, evaluate_benchmark, majority_vote  # noqa: E402
 
 DATASETS = [ROOT.parent / "shared" / "datasets", Path("/work/shared/datasets")]
 SAMPLES = 50
@@ -130,13 +130,8 @@ def rational_notations(value: Fraction) -> list[str]:
 
 
 def other_notations(answer: str) -> list[str]:
-    forms = [
-        answer,
-        answer,
-        answer.replace("\\frac", "\\dfrac"),
-        answer.replace(" ", ""),
-        answer.replace(",", ", "),
-    ]
+    """Rewrites that keep the meaning (no space or comma edits: ``15,600`` and ``15, 600`` differ)."""
+    forms = [answer, answer, answer.replace("\\frac", "\\dfrac"), f"${answer}$"]
     if answer.startswith("(") and answer.endswith(")"):
         forms.append(f"\\left{answer[:-1]}\\right)")
     return forms
@@ -146,13 +141,9 @@ def wrong_forms_of(gold: str, generator: random.Random) -> list[list[str]]:
     """A few wrong values of the gold, each in its own mixed notations."""
     value = rational_value(gold)
     if value is not None:
-        candidates = {
-            value + 1,
-            value - 1,
-            2 * value,
-            -value if value else Fraction(3),
-            value + Fraction(1, 2),
-        }
+        candidates = {value + 1, value - 1, 2 * value, -value if value else Fraction(3)}
+        if abs(value) < 1000:  # beyond, x + 1/2 as a decimal is within the grader's rel_tol of x
+            candidates.add(value + Fraction(1, 2))
         candidates.discard(value)
         return [rational_notations(candidate) for candidate in sorted(candidates)]
     digits = [match.start() for match in re.finditer(r"\d", gold)]
@@ -162,7 +153,18 @@ def wrong_forms_of(gold: str, generator: random.Random) -> list[list[str]]:
             gold[:position] + str((int(gold[position]) + generator.randint(1, 8)) % 10) + gold[position + 1 :]
         )
     changed.discard(gold)
-    return [other_notations(answer) for answer in sorted(changed) or [f"{gold}+1", f"2({gold})"]]
+    if not changed:  # no digit to change: another choice letter, or a multiple of the expression
+        choice = re.search(r"\(([A-E])\)", gold)
+        changed = (
+            {
+                gold.replace(f"({choice.group(1)})", f"({letter})")
+                for letter in "ABCDE"
+                if letter != choice.group(1)
+            }
+            if choice
+            else {f"2({gold})", f"-({gold})"}
+        )
+    return [other_notations(answer) for answer in sorted(changed)]
 
 
 def sample_answers(
@@ -264,6 +266,17 @@ def main() -> None:
             pool=pool,
         )
         ours_s = time.perf_counter() - started
+        # for scale: clustering every answer with cluster_answers alone, without the gold verdicts that let
+        # evaluate_benchmark put all correct samples in one cluster (fresh process caches are not cleared)
+        started = time.perf_counter()
+        all_labels = cluster_answers(
+            answers=[
+                [row["predicted_answer"] for row in rows[i : i + SAMPLES]]
+                for i in range(0, len(rows), SAMPLES)
+            ],
+            pool=pool,
+        )
+        cluster_all_s = time.perf_counter() - started
     metrics = evaluation.metrics
     per_problem = evaluation.per_problem.set_index("problem_id")
 
@@ -335,6 +348,12 @@ def main() -> None:
             "goal_seconds": 60,
             "meets_goal": ours_s < 60,
             "answer_clusters_per_problem": round(len(evaluation.votes) / len(problems), 2),
+            "seconds_cluster_answers_on_all_answers": round(cluster_all_s, 2),
+            "clusters_per_problem_cluster_answers_on_all_answers": round(
+                sum(len({label for label in labels if label is not None}) for labels in all_labels)
+                / len(problems),
+                2,
+            ),
             "sample_verdicts_match_truth": round(
                 sum(a == b for a, b in zip(generations["is_correct"], truth_correct, strict=True))
                 / len(pairs),

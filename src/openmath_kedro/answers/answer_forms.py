@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from openmath_kedro.answers.latex_expression import ExpressionParseError, Node, parse_expression
+from openmath_kedro.answers.latex_expression import ExpressionParseError, Node, Sym, parse_expression
 from openmath_kedro.answers.normalization import MAX_ANSWER_CHARS, NormalizedAnswer
 
 MAX_BRACKET_DEPTH = 40
@@ -21,6 +21,7 @@ class AnswerTooComplex(ValueError):
 class Scalar:
     expr: Node
     percent: bool = False
+    approximate: bool = False  # written after \approx: equal to any value it rounds to (x \approx 2.24 = \sqrt 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +60,17 @@ class Union:
 @dataclass(frozen=True, slots=True)
 class Relation:
     lhs: Node
-    op: str  # "=", "<", "\\le", "\\ne" (">" and "\\ge" are flipped into "<" and "\\le")
+    op: str  # "=", "\\approx", "<", "\\le", "\\ne" (">" and "\\ge" are flipped into "<" and "\\le")
     rhs: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """A value with a label or a derivation in front: ``(a, b) = (3, 4)``, ``\\angle PQR = 40^\\circ``,
+    ``\\frac{12}{4} = 3``, ``a + b = 3 + 4 = 7``. It stands for its last side (``value``), which is
+    ``approximate`` when the chain has an ``\\approx``."""
+
+    value: Form
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +83,17 @@ class Text:
     key: str
 
 
-Form = Scalar | Sequence | SetOf | UnorderedList | Matrix | Union | Relation | Choice | Text
+Form = Scalar | Sequence | SetOf | UnorderedList | Matrix | Union | Relation | Labelled | Choice | Text
 
 _MATRIX = re.compile(
     r"^\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(?P<body>.*)\\end\{(?P=env)\}$",
     re.S,
 )
 _CHOICE = re.compile(r"^\(([A-Za-z])\)(?:\s.*)?$|^([A-Z])\)(?:\s.*)?$")
-_RELATIONS = re.compile(r"\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\ne(?![a-zA-Z])|=|<|>")
+_RELATIONS = re.compile(r"\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\ne(?![a-zA-Z])|\\approx(?![a-zA-Z])|=|<|>")
+_EQUALITIES = frozenset({"=", "\\approx"})
+_RATIO = re.compile(r"\s*(?::|\\colon(?![a-zA-Z]))\s*")
+_SOLUTIONS = re.compile(r"\s*;\s*")
 _FLIPPED = {">": "<", "\\ge": "\\le"}
 _LETTERS_ONLY = re.compile(r"^(?=.*[A-Za-z]{2})[A-Za-z][A-Za-z\s'.\-]*$")
 _MATH_WORDS = frozenset({"pi", "inf", "infinity", "oo"})
@@ -138,7 +151,7 @@ def _wrapping_bracket(text: str) -> tuple[str, str] | None:
     return None
 
 
-_COMMA = re.compile(r"\s*[,;]\s*")
+_COMMA = re.compile(r"\s*[,;]\s*")  # inside brackets ";" separates coordinates: (1;2;3)
 _CUP = re.compile(r"\s*\\cup(?![a-zA-Z])\s*")
 
 
@@ -172,6 +185,12 @@ def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
         ]
         return Matrix(tuple(_parse_items(row.split("&"), choice_letters, depth) for row in rows))
 
+    # "a=1, b=2; a=3, b=4": at the top level a semicolon separates whole solutions (inside brackets it
+    # separates coordinates, see _COMMA)
+    solutions = split_top_level(text, _SOLUTIONS)
+    if len(solutions) > 1:
+        return UnorderedList(_parse_items([part for part in solutions if part], choice_letters, depth))
+
     parts = split_top_level(text, _CUP)
     if len(parts) > 1:
         return Union(_parse_items(parts, choice_letters, depth))
@@ -179,6 +198,11 @@ def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
     if text.startswith("\\{") and text.endswith("\\}"):
         inner = text[2:-2].strip()
         return SetOf(_parse_items(split_top_level(inner, _COMMA), choice_letters, depth) if inner else ())
+    if _wrapping_brace(text):
+        # {-7, 7}: set braces written without backslashes (a LaTeX group holds no top-level comma)
+        items = split_top_level(text[1:-1], _COMMA)
+        if len(items) > 1:
+            return SetOf(_parse_items(items, choice_letters, depth))
 
     brackets = _wrapping_bracket(text)
     if brackets:
@@ -190,7 +214,8 @@ def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
 
     parts = split_top_level(text, _COMMA)
     if len(parts) > 1:
-        return UnorderedList(_parse_items([part for part in parts if part], choice_letters, depth))
+        items = _parse_items([part for part in parts if part], choice_letters, depth)
+        return _assignments_as_tuple(items) or UnorderedList(items)
 
     if "\\pm" in text or "\\mp" in text:
         plus = text.replace("\\pm", "+").replace("\\mp", "-")
@@ -199,7 +224,12 @@ def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
 
     sides = split_top_level(text, _RELATIONS)
     if len(sides) > 1:
-        return _relation(text, sides)
+        return _relation(text, sides, choice_letters, depth)
+
+    ratio = split_top_level(text, _RATIO)
+    if len(ratio) > 1 and all(ratio):
+        # 2:5 (a ratio) and 08:15 (a clock time, zero-padded by normalization) compare term by term
+        return Sequence(":", ":", _parse_items(ratio, choice_letters, depth))
 
     choice = _CHOICE.match(text)
     if choice or (choice_letters and len(text) == 1 and text.upper() in choice_letters.upper()):
@@ -217,18 +247,63 @@ def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
         return Text(" ".join(text.split()))
 
 
-def _relation(text: str, sides: list[str]) -> Form:
-    if len(sides) != 2 or not sides[0] or not sides[1]:
-        return Text(" ".join(text.split()))  # chains (1 < x < 3) and fragments stay text
-    op_match = list(_RELATIONS.finditer(text))
-    # the relation is the one between the two sides: the first top-level one
-    op = next((match.group() for match in op_match if text[: match.start()].strip() == sides[0]), None)
-    if op is None:
+def _wrapping_brace(text: str) -> bool:
+    if len(text) < 2 or text[0] != "{" or text[-1] != "}":
+        return False
+    depth = 0
+    for index, char in enumerate(text):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index == len(text) - 1
+    return False
+
+
+def _assignments_as_tuple(items: tuple[Form, ...]) -> Sequence | None:
+    """``x=2, y=3`` (one solution, each variable assigned once) is the tuple ``(2, 3)``, variables in
+    alphabetical order as (a, b) and (x, y) are written; ``x=1, x=2`` (two solutions) stays a list."""
+    if not all(isinstance(item, Relation) and item.op == "=" and isinstance(item.lhs, Sym) for item in items):
+        return None
+    names = [item.lhs.name for item in items]  # type: ignore[union-attr]
+    if len(set(names)) != len(names):
+        return None
+    ordered = sorted(items, key=lambda item: item.lhs.name)  # type: ignore[union-attr]
+    return Sequence("(", ")", tuple(Scalar(item.rhs) for item in ordered))  # type: ignore[union-attr]
+
+
+def _relation(text: str, sides: list[str], choice_letters: str, depth: int) -> Form:
+    if not all(sides):
+        return Text(" ".join(text.split()))  # fragments ("= 5", "x =") stay text
+    ops = [match.group() for match in _RELATIONS.finditer(text) if _at_top_level(text, match.start())]
+    if len(ops) != len(sides) - 1:
         return Text(" ".join(text.split()))
-    try:
-        lhs, rhs = parse_expression(sides[0]), parse_expression(sides[1])
-    except (ExpressionParseError, RecursionError):
+    if len(sides) == 2:
+        try:
+            lhs, rhs = parse_expression(sides[0]), parse_expression(sides[1])
+        except (ExpressionParseError, RecursionError):
+            pass
+        else:
+            if ops[0] in _FLIPPED:
+                return Relation(rhs, _FLIPPED[ops[0]], lhs)
+            return Relation(lhs, ops[0], rhs)
+    if not set(ops) <= _EQUALITIES:
+        return Text(" ".join(text.split()))  # chains of inequalities (1 < x < 3) stay text
+    # A label or a derivation in front of the value: (a, b) = (3, 4), \angle PQR = 40^\circ, 3 + 4 = 7.
+    value = _parse_form(sides[-1], choice_letters, depth + 1)
+    if isinstance(value, Text | Relation | Labelled):
         return Text(" ".join(text.split()))
-    if op in _FLIPPED:
-        return Relation(rhs, _FLIPPED[op], lhs)
-    return Relation(lhs, op, rhs)
+    if "\\approx" in ops and isinstance(value, Scalar):
+        value = Scalar(value.expr, value.percent, approximate=True)
+    return Labelled(value)
+
+
+def _at_top_level(text: str, position: int) -> bool:
+    depth = 0
+    for char in text[:position]:
+        if char in _OPENING:
+            depth += 1
+        elif char in _CLOSING:
+            depth -= 1
+    return depth == 0

@@ -22,6 +22,7 @@ from openmath_kedro.answers.answer_forms import (
     AnswerTooComplex,
     Choice,
     Form,
+    Labelled,
     Matrix,
     Relation,
     Scalar,
@@ -42,7 +43,7 @@ from openmath_kedro.answers.evaluation import (
     has_decimal,
     symbols_of,
 )
-from openmath_kedro.answers.latex_expression import Add, Const, Mul, Neg, Node, Sym
+from openmath_kedro.answers.latex_expression import Add, Const, Mul, Neg, Node, Num, Sym
 from openmath_kedro.answers.normalization import MAX_ANSWER_CHARS, normalize_answer
 from openmath_kedro.answers.verdict import Stage, Verdict, different, equivalent, refused
 
@@ -146,16 +147,32 @@ def _infinity_sign(node: Node) -> int | None:
     return None
 
 
-def _assigned_value(relation: Relation) -> Node | None:
-    """``x = 5``, ``f(x) = 2x``, ``2 + 3 = 5`` -> the right-hand side, compared with a bare answer."""
-    if relation.op != "=":
+def _assigned_value(relation: Relation) -> Scalar | None:
+    """The value a relation states, compared with a bare answer: ``x = 5``, ``f(x) = 2x``, ``AB = 5``,
+    ``2 + 3 = 5`` and ``5 = x`` state 5 (or 2x). A constant side is the value; otherwise the right-hand side
+    when the left is a label (a symbol, ``f(x)``). ``9 = 2a + b`` states 9, never the value ``2a + b``."""
+    if relation.op not in ("=", "\\approx"):
         return None
-    lhs = relation.lhs
-    if isinstance(lhs, Sym) or not symbols_of(lhs):
-        return relation.rhs
+    approximate = relation.op == "\\approx"
+    lhs, rhs = relation.lhs, relation.rhs
+    if not symbols_of(rhs):
+        return Scalar(rhs, approximate=approximate)
+    if not symbols_of(lhs):
+        return Scalar(lhs, approximate=approximate)
+    if isinstance(lhs, Sym):
+        return Scalar(rhs, approximate=approximate)
     if isinstance(lhs, Mul) and len(lhs.factors) <= 3 and all(isinstance(f, Sym) for f in lhs.factors):
-        return relation.rhs  # f(x) parses as f*x
+        return Scalar(rhs, approximate=approximate)  # f(x) parses as f*x
     return None
+
+
+def _rounding_half_width(node: Node) -> Fraction | None:
+    """Half a unit in the last decimal place of a decimal literal (2.24 -> 0.005), else None."""
+    sign_free = node.operand if isinstance(node, Neg) else node
+    if not (isinstance(sign_free, Num) and sign_free.decimal):
+        return None
+    places = next((k for k in range(1, 61) if (sign_free.value * 10**k).denominator == 1), None)
+    return Fraction(1, 2 * 10**places) if places else None
 
 
 class FormComparer:
@@ -166,6 +183,11 @@ class FormComparer:
         self.symbolic_check = symbolic_check
 
     def forms(self, predicted: Form, expected: Form) -> Decision:
+        # (a, b) = (3, 4), \\angle PQR = 40^\\circ, \\frac{12}{4} = 3: the labelled value is the answer
+        if isinstance(predicted, Labelled):
+            predicted = predicted.value
+        if isinstance(expected, Labelled):
+            expected = expected.value
         if isinstance(expected, Choice) or isinstance(predicted, Choice):
             return self.choices(predicted, expected)
         if isinstance(predicted, Relation) or isinstance(expected, Relation):
@@ -197,7 +219,7 @@ class FormComparer:
         value = _assigned_value(relation)
         if value is None or not isinstance(other, Scalar):
             return Decision(False, Stage.EQUATION)
-        pair = (Scalar(value), other) if relation is predicted else (other, Scalar(value))
+        pair = (value, other) if relation is predicted else (other, value)
         return self.scalars(*pair)
 
     def equations(self, predicted: Relation, expected: Relation) -> Decision:
@@ -233,6 +255,11 @@ class FormComparer:
 
     # -- numbers and expressions ---------------------------------------------------------------------------
     def scalars(self, predicted: Scalar, expected: Scalar) -> Decision:
+        if predicted.approximate != expected.approximate:
+            approximate, exact = (predicted, expected) if predicted.approximate else (expected, predicted)
+            decision = self.rounded(approximate.expr, exact.expr)
+            if decision is not None:
+                return decision
         a, b = predicted.expr, expected.expr
         if contains_infinity(a) or contains_infinity(b):
             signs = _infinity_sign(a), _infinity_sign(b)
@@ -257,6 +284,25 @@ class FormComparer:
         if not symbols:
             return self.constant_values(predicted, expected, tolerant)
         return self.expressions(a, b, symbols, tolerant)
+
+    def rounded(self, approximation: Node, exact: Node) -> Decision | None:
+        """``x \\approx 2.24`` against ``\\sqrt 5``: equal when the exact value rounds to the decimal given.
+        Only a decimal literal against an exact (decimal-free, symbol-free) value; otherwise None."""
+        half_width = _rounding_half_width(approximation)
+        if half_width is None or has_decimal(exact) or symbols_of(exact) or contains_infinity(exact):
+            return None
+        try:
+            exact_number = approximate(exact, {})
+        except ValueTooLarge:
+            raise
+        except EvaluationError:
+            return None
+        if abs(exact_number.imag) > 1e-30:
+            return Decision(False, Stage.VALUE)
+        target = exact_value(approximation)
+        assert target is not None
+        distance = abs(exact_number.real - float(target))
+        return Decision(bool(distance <= float(half_width) * (1 + 1e-9)), Stage.VALUE)
 
     def readings(self, value: Any, percent: bool) -> tuple[Any, ...]:
         """A percent answer also reads as a fraction of one: ``25\\%`` is 25 and 0.25."""
@@ -330,7 +376,8 @@ class FormComparer:
                 self.ordered(row_a, row_b) for row_a, row_b in zip(predicted.rows, expected.rows, strict=True)
             )
         # A vector written as a tuple, a point without parentheses, a one-element set.
-        vector_a, vector_b = _as_vector(predicted), _as_vector(expected)
+        vector_a = _as_vector(predicted, against_matrix=isinstance(expected, Matrix))
+        vector_b = _as_vector(expected, against_matrix=isinstance(predicted, Matrix))
         if vector_a is not None and vector_b is not None:
             return self.ordered(vector_a, vector_b)
         if isinstance(predicted, SetOf) and len(predicted.items) == 1 and isinstance(expected, Scalar):
@@ -359,9 +406,11 @@ class FormComparer:
         return all(matched_b)
 
 
-def _as_vector(form: Form) -> tuple[Form, ...] | None:
+def _as_vector(form: Form, *, against_matrix: bool = False) -> tuple[Form, ...] | None:
     if isinstance(form, Sequence) and form.opening == "(" and form.closing == ")":
         return form.items
+    if against_matrix and isinstance(form, Sequence) and form.opening == "[" and form.closing == "]":
+        return form.items  # [1, -2, 3] next to a matrix is a vector, not the interval it is elsewhere
     if isinstance(form, UnorderedList):
         return form.items
     if isinstance(form, Matrix):

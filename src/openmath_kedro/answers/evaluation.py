@@ -209,10 +209,30 @@ def _approximate(node: Node, env: dict[str, Any], mp: Any) -> Any:
             raise EvaluationError("division by zero")
         return _approximate(node.numerator, env, mp) / denominator
     if isinstance(node, Pow):
-        return _power(_approximate(node.base, env, mp), _approximate(node.exponent, env, mp), mp)
+        base = _approximate(node.base, env, mp)
+        odd_root = _odd_root_exponent(node.exponent)
+        if odd_root is not None and mp.im(base) == 0 and mp.re(base) < 0:
+            # x^{1/3} at a negative x: the real cube root, as \sqrt[3]{x} and as people mean it (the principal
+            # complex branch would make x^{1/3} differ from \sqrt[3]{x} at every negative point)
+            magnitude = _power(-mp.re(base), mp.mpf(odd_root.numerator) / odd_root.denominator, mp)
+            return -magnitude if odd_root.numerator % 2 else magnitude
+        return _power(base, _approximate(node.exponent, env, mp), mp)
     if isinstance(node, Func):
         return _function(node.name, [_approximate(arg, env, mp) for arg in node.args], mp)
     raise EvaluationError(f"cannot evaluate {type(node).__name__}")
+
+
+def _odd_root_exponent(exponent: Node) -> Fraction | None:
+    """The exponent when it is a rational p/q with q odd and above 1 (a real odd root), else None."""
+    if isinstance(exponent, Num | Sym | Const):
+        return None  # the common x^2, x^n, e^x: not an odd root, no exact evaluation needed
+    try:
+        value = exact_value(exponent)
+    except EvaluationError:
+        return None
+    if value is None or value.denominator == 1 or value.denominator % 2 == 0:
+        return None
+    return value
 
 
 def _power(base: Any, exponent: Any, mp: Any) -> Any:

@@ -17,7 +17,7 @@ _MAX_NESTED_BOXES = 8  # \boxed{\boxed{...}} nested deeper than this is garbage;
 _LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
 
-def _matching_braces(text: str) -> dict[int, int]:
+def matching_braces(text: str) -> dict[int, int]:
     """Map each ``{`` to its closing ``}`` in one linear pass (iterative: any nesting depth is fine)."""
     matches: dict[int, int] = {}
     stack: list[int] = []
@@ -48,7 +48,7 @@ def find_boxed_answers(text: str) -> list[str]:
         while after < len(text) and text[after] in " \t\n":
             after += 1
         if after < len(text) and text[after] == "{":
-            braces = _matching_braces(text) if braces is None else braces
+            braces = matching_braces(text) if braces is None else braces
             closing = braces.get(after)
             if closing is None:
                 continue  # truncated generation: an unclosed box is not an answer
@@ -73,7 +73,7 @@ def _unwrap_whole_box(content: str) -> str:
         rest = content[inner.end() :].lstrip()
         if not rest.startswith("{"):
             break
-        closing = _matching_braces(rest).get(0)
+        closing = matching_braces(rest).get(0)
         if closing != len(rest) - 1:
             break
         content = rest[1:-1].strip()

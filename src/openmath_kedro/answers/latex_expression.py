@@ -75,6 +75,8 @@ _FUNCTION_COMMANDS = {f"\\{name}": name for name in FUNCTION_NAMES} | {
     "\\lg": "log",
     "\\operatorname{sgn}": "sign",
 }
+_DEGREE = "\\circ"  # normalization writes every degree sign as ^\circ
+_TRIGONOMETRIC = frozenset("sin cos tan sec csc cot".split())
 _GREEK = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma "
     "tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
@@ -182,6 +184,7 @@ class _Parser:
         self.position = 0
         self.depth = 0
         self.abs_depth = 0
+        self.trig_depth = 0  # inside sin/cos/...: a degree sign means pi/180 there
 
     # -- token helpers -------------------------------------------------------------------------------------
     def peek(self) -> Token | None:
@@ -265,6 +268,10 @@ class _Parser:
 
     def parse_power(self) -> Node:
         base = self.parse_postfix()
+        if self.peek_is("^") and self.position + 1 < len(self.tokens) and self.tokens[self.position + 1].text == _DEGREE:
+            self.position += 2
+            # 40^\circ is the value 40 (degrees are the answer's unit); inside \sin, \cos, ... it is 40 pi/180
+            return Mul((base, Div(Const("pi"), Num(Fraction(180), False)))) if self.trig_depth else base
         if self.peek_is("^"):
             self.take()
             self.enter()
@@ -391,6 +398,14 @@ class _Parser:
         if self.peek_is("^"):  # \sin^2 x
             self.take()
             power = self.parse_exponent()
+        trig = name in _TRIGONOMETRIC
+        self.trig_depth += trig
+        try:
+            return self._parse_function_argument(name, power)
+        finally:
+            self.trig_depth -= trig
+
+    def _parse_function_argument(self, name: str, power: Node | None) -> Node:
         base: Node | None = None
         if name == "log" and self.peek_is("_"):
             self.take()

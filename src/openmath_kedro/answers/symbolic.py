@@ -52,7 +52,11 @@ def to_sympy(node: Node) -> sympy.Expr:
     if isinstance(node, Div):
         return to_sympy(node.numerator) / to_sympy(node.denominator)
     if isinstance(node, Pow):
-        return sympy.Pow(to_sympy(node.base), to_sympy(node.exponent))
+        exponent = to_sympy(node.exponent)
+        if isinstance(exponent, sympy.Rational) and exponent.q % 2 == 1 and exponent.q > 1:
+            # the real branch, as the fast stages evaluate it (x^{1/3} is \sqrt[3]{x})
+            return sympy.real_root(to_sympy(node.base), exponent.q) ** exponent.p
+        return sympy.Pow(to_sympy(node.base), exponent)
     if isinstance(node, Func):
         args = [to_sympy(arg) for arg in node.args]
         if node.name == "root":

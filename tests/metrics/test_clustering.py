@@ -34,3 +34,12 @@ def test_conventions_are_used():
     answers = ["Yes", "yes", "YES "]
     [with_text] = cluster_answers(answers=[answers], conventions=AnswerConventions(text_answers=True))
     assert with_text == [0, 0, 0]
+
+
+def test_leader_rule_when_equivalence_is_not_transitive():
+    # within the default rel_tol of 1e-6: 1 ~ 1.0000008 and 1.0000008 ~ 1.0000016, but 1 !~ 1.0000016;
+    # each answer is compared with cluster leaders only, so the third answer starts its own cluster
+    [labels] = cluster_answers(answers=[["1", "1.0000008", "1.0000016"]])
+    assert labels == [0, 0, 1]
+    [labels] = cluster_answers(answers=[["1.0000008", "1", "1.0000016"]])
+    assert labels == [0, 0, 0]

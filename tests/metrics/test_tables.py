@@ -161,3 +161,13 @@ def test_inconsistent_tables_are_errors():
     marked.loc[marked["problem_id"] == "C", "is_correct"] = True
     with pytest.raises(ValueError, match="marked correct but have no answer"):
         evaluate_benchmark(generations=marked, problems=problems)
+
+
+def test_missing_verdicts_count_as_not_correct():
+    generations, problems = tables()
+    generations["is_correct"] = generations["is_correct"].astype("boolean")
+    generations.loc[(generations["problem_id"] == "A") & (generations["sample_index"] == 0), "is_correct"] = (
+        pd.NA
+    )
+    per_problem = evaluate_benchmark(generations=generations, problems=problems).per_problem
+    assert list(per_problem["first_sample_correct"]) == [False, False, False]

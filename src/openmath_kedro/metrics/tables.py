@@ -138,7 +138,9 @@ def evaluate_benchmark(
     problem_ids = ordered["problem_id"].tolist()
     sample_indices = ordered["sample_index"].tolist()
     answers = [answer if has_answer(answer) else None for answer in ordered["predicted_answer"].tolist()]
-    correct = [bool(value) and not pd.isna(value) for value in ordered["is_correct"].tolist()]
+    correct = [
+        not pd.isna(value) and bool(value) for value in ordered["is_correct"].tolist()
+    ]  # NA: not correct
     if bad := [
         (problem, index)
         for problem, index, answer, ok in zip(problem_ids, sample_indices, answers, correct, strict=True)

@@ -138,9 +138,8 @@ def evaluate_benchmark(
     problem_ids = ordered["problem_id"].tolist()
     sample_indices = ordered["sample_index"].tolist()
     answers = [answer if has_answer(answer) else None for answer in ordered["predicted_answer"].tolist()]
-    correct = [
-        not pd.isna(value) and bool(value) for value in ordered["is_correct"].tolist()
-    ]  # NA: not correct
+    # a missing verdict (None, NaN, pd.NA) is "not correct", like every verdict that is not a positive one
+    correct = [not pd.isna(value) and bool(value) for value in ordered["is_correct"].tolist()]
     if bad := [
         (problem, index)
         for problem, index, answer, ok in zip(problem_ids, sample_indices, answers, correct, strict=True)

@@ -89,7 +89,8 @@ def compare_paired(
     seed: int = 0,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> PairedComparison:
-    """Compare per-problem correctness (problem id -> bool) of two models on the same problems.
+    """Compare per-problem correctness (problem id -> bool) of two models on the same problems, e.g.
+    ``evaluate_benchmark(...).per_problem.set_index("problem_id")["maj@50_correct"]`` of each model.
 
     Problems present for only one model raise a ``ValueError`` naming them, unless
     ``on_mismatch="intersect"``: then only the shared problems are compared and the dropped counts are

@@ -58,3 +58,33 @@ def test_conventions_from_dict_rejects_typos() -> None:
         AnswerConventions.from_dict({"fallback": ["gsm8k_hash"]})
     with pytest.raises(ValueError, match="unknown extraction fallbacks"):
         AnswerConventions(fallbacks=("hash",))
+
+
+def test_unboxed_fallbacks_in_their_documented_order() -> None:
+    unboxed = AnswerConventions(fallbacks=("final_answer", "last_math", "last_number"))
+    # an answer statement wins over later math and later numbers
+    assert extract_answer("Final answer: 9\n\nWe added 4 and 5, then $3$ checks.", conventions=unboxed) == "9"
+    assert (
+        extract_answer(
+            "So $x = \\frac{1}{2}$.\nFinal Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.",
+            conventions=unboxed,
+        )
+        == "\\frac{1}{2}"
+    )
+    assert extract_answer("**Answer:** 45", conventions=unboxed) == "45"
+    assert extract_answer("**Final Answer**\n\nThe value is $\\sqrt{3}$", conventions=unboxed) == "\\sqrt{3}"
+    assert extract_answer("The final answer is 15. Check: 15 - 3 = 12.", conventions=unboxed) == "15"
+    assert extract_answer("so the result is 0.25", conventions=unboxed) == "0.25"
+    # then the last display or inline math, then the last number
+    assert extract_answer("we get\n\\[ x = 3 \\]\nand $4$ is not it", conventions=unboxed) == "4"
+    assert extract_answer("we get $$y = 2$$", conventions=unboxed) == "y = 2"
+    assert extract_answer("5 red and 3 blue, so 8 in total.", conventions=unboxed) == "8"
+    assert extract_answer("no number at all", conventions=unboxed) is None
+    # a box still comes first
+    assert extract_answer("Final answer: 9, so \\boxed{10}", conventions=unboxed) == "10"
+
+
+def test_the_recipe_default_stays_box_only() -> None:
+    # the training-data filter must not read an answer out of prose
+    assert extract_answer("Final answer: 7") is None
+    assert extract_answer("we get $x = 3$") is None

@@ -7,6 +7,8 @@ from openmath_kedro.answers.conventions import (
     BENCHMARK_CONVENTIONS,
     MODEL_OUTPUT,
     REFERENCE_SOLUTIONS,
+    UNBOXED_FALLBACKS,
+    UNBOXED_MODEL_OUTPUT,
     AnswerConventions,
     conventions_for,
 )
@@ -30,6 +32,8 @@ __all__ = [
     "GRADER_VERSION",
     "MODEL_OUTPUT",
     "REFERENCE_SOLUTIONS",
+    "UNBOXED_FALLBACKS",
+    "UNBOXED_MODEL_OUTPUT",
     "AnswerConventions",
     "DeadlinePool",
     "GradedResponse",

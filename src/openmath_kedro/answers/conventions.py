@@ -12,12 +12,20 @@ BoxPolicy = Literal["last", "first", "join", "unique"]
 responses that box each solution separately) or ``unique`` (no answer when the boxes disagree).
 """
 
-FALLBACK_NAMES = ("gsm8k_hash", "answer_is", "last_number")
+FALLBACK_NAMES = ("gsm8k_hash", "answer_is", "final_answer", "last_math", "last_number")
 """Extraction fallbacks tried, in the configured order, when a text has no box.
 
-``gsm8k_hash``: a final ``#### 42`` line (GSM8K reference solutions). ``answer_is``: "The answer is ...".
-``last_number``: the last number in the text (lenient; for weak models only).
+``gsm8k_hash``: a final ``#### 42`` line (GSM8K reference solutions). ``answer_is``: "The answer is ..." to
+the end of its line. ``final_answer``: the last answer statement ("Final answer: 7", "The final answer is
+$\\frac12$. I hope it is correct.", "**Answer:** $7$", "the result is 12"), its first math span or its first
+sentence. ``last_math``: the last display or inline math (``\\[ x = 3 \\]``, ``$$...$$``, ``\\(...\\)``,
+``$3$``). ``last_number``: the last number in the text (lenient; the last resort).
 """
+
+UNBOXED_FALLBACKS = ("final_answer", "last_math", "last_number")
+"""The extraction order for models that do not follow the box convention (released and chat models). The
+recipe's own generations keep the box-only default (``MODEL_OUTPUT``): its training-data filter must not
+read a solution's answer from prose."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,7 @@ class AnswerConventions:
 
 
 MODEL_OUTPUT = AnswerConventions()
+UNBOXED_MODEL_OUTPUT = AnswerConventions(fallbacks=UNBOXED_FALLBACKS)
 
 BENCHMARK_CONVENTIONS: dict[str, AnswerConventions] = {
     # Model outputs: boxed answers only, as in the original recipe; presets say how golds are written.

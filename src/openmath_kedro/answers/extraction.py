@@ -13,6 +13,19 @@ _GSM8K_HASH = re.compile(r"####\s*([^\n]+?)\s*$", re.MULTILINE)
 _ANSWER_IS = re.compile(
     r"(?:the\s+)?(?:final\s+)?answer\s+is\s*:?\s*(.+?)\s*(?:\.\s*)?$", re.IGNORECASE | re.MULTILINE
 )
+# The marker of an answer statement; its content follows (spaces, colons and markdown bold skipped).
+_FINAL_ANSWER_MARKER = re.compile(
+    r"(?:\bfinal\s+answer\b(?:\s*(?:is\b|:))?|\banswer\s*(?:is\b|:)|\bresult\s+is\b)[\s:*]*", re.IGNORECASE
+)
+_PARAGRAPH_END = re.compile(r"\n\s*\n")
+_SENTENCE = re.compile(r"^(.*?)(?:\.(?:\s|$)|\n|$)", re.DOTALL)
+# Display and inline math: $$...$$, \[...\], \(...\), $...$ (not an escaped \$ sign)
+_MATH_SPAN = re.compile(
+    r"(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$|\\\[(?P<bracket>.+?)\\\]|\\\((?P<paren>.+?)\\\)"
+    r"|(?<!\\)\$(?P<inline>[^$]+?)(?<!\\)\$",
+    re.DOTALL,
+)
+_MAX_STATEMENT_CHARS = 2_000  # an answer statement is read this far (guards the regexes on huge inputs)
 _MAX_NESTED_BOXES = 8  # \boxed{\boxed{...}} nested deeper than this is garbage; the guards refuse it
 _LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
@@ -102,10 +115,37 @@ def _fallback_answer(text: str, name: str) -> str | None:
     if name == "answer_is":
         matches = _ANSWER_IS.findall(text)
         return matches[-1].strip().strip("$").strip() if matches else None
+    if name == "final_answer":
+        return _final_answer_statement(text)
+    if name == "last_math":
+        spans = [_span_content(match) for match in _MATH_SPAN.finditer(text)]
+        spans = [span for span in spans if span]
+        return spans[-1] if spans else None
     if name == "last_number":
         matches = _LAST_NUMBER.findall(text)
         return matches[-1] if matches else None
     raise ValueError(f"unknown fallback {name!r}")
+
+
+def _span_content(match: re.Match[str]) -> str:
+    return next(group for group in match.groups() if group is not None).strip()
+
+
+def _final_answer_statement(text: str) -> str | None:
+    """The content of the last answer statement that has one: its first math span, else its first sentence."""
+    for marker in reversed(list(_FINAL_ANSWER_MARKER.finditer(text))):
+        rest = text[marker.end() : marker.end() + _MAX_STATEMENT_CHARS]
+        paragraph = _PARAGRAPH_END.split(rest, maxsplit=1)[0]
+        math = _MATH_SPAN.search(paragraph)
+        first_line_end = paragraph.find("\n")
+        if math and (first_line_end < 0 or math.start() < first_line_end or not paragraph[:first_line_end].strip()):
+            content = _span_content(math)
+        else:
+            sentence = _SENTENCE.match(paragraph)
+            content = sentence.group(1).strip().strip("*").strip() if sentence else ""
+        if content:
+            return content
+    return None
 
 
 def extract_answer(text: str | None, *, conventions: AnswerConventions = MODEL_OUTPUT) -> str | None:

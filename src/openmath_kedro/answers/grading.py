@@ -13,7 +13,9 @@ from openmath_kedro.answers.extraction import extract_answer
 from openmath_kedro.answers.verdict import NO_ANSWER, Stage, Status, Verdict, refused
 from openmath_kedro.answers.worker_pool import DeadlinePool, TaskResult
 
-GRADER_VERSION = "answers-1"  # recorded with graded generations; bump when verdicts can change
+# Recorded with graded generations; bump when verdicts can change. answers-2 (issue 12): letters after a
+# number are no unit, labelled/chained answers, more notations, the final_answer/last_math fallbacks.
+GRADER_VERSION = "answers-2"
 
 _pool_lock = threading.Lock()
 _shared_pool: DeadlinePool | None = None

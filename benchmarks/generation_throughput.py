@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from openmath_kedro.code_solutions.nodes import MASKED_COLUMNS, generate_solutions
 from openmath_kedro.datasets import GenerationChunksDataset, JSONLinesDataset, ModelDirectory
-from openmath_kedro.pipelines.generation.nodes import MASKED_COLUMNS, generate_solutions
-from openmath_kedro.pipelines.generation.resources import close_shared_resources, shared_engine
 from openmath_kedro.prompts import load_prompt
+from openmath_kedro.run_resources import close_shared_resources, shared_engine
 
 
 def raw_vllm(*, model: str, prompts: list[str], max_tokens: int, stop: list[str], engine: dict) -> dict:

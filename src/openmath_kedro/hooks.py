@@ -7,7 +7,7 @@ from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 
 from .params import validate_parameters
-from .pipelines.generation.resources import close_shared_resources, use_credentials
+from .run_resources import close_shared_resources, use_credentials
 
 
 class ParameterValidationHooks:

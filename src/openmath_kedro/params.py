@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from openmath_kedro.benchmark_sets import EVALUATED_MODELS, EVALUATION_SETS
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,7 +62,9 @@ class BenchmarkGeneration(_Strict):
         default="",
         description="text every solution starts with, e.g. '<llm-code>\\n' to make the model use code",
     )
-    max_problems: int | None = Field(default=None, ge=1, description="the first N problems only (None: all)")
+    max_problems: int | None = Field(
+        default=None, ge=0, description="the first N problems only (None: all; 0: none, a disabled run)"
+    )
 
 
 class MaskingParams(_Strict):
@@ -252,3 +256,118 @@ class FinetuningParams(_Strict):
 
 
 PARAMETER_MODELS["finetuning"] = FinetuningParams
+
+
+# ``evaluation`` and ``reporting``: appended like ``filtering``, self-contained blocks.
+class EvaluatedModel(_Strict):
+    """One slot of ``EVALUATED_MODELS``: how that model is prompted and served."""
+
+    label: str | None = Field(default=None, description="row name in the results table (None: the slot name)")
+    prompt: str = Field(
+        description="template: code_fewshot for base models, zero_shot (the SFT prompt) after SFT"
+    )
+    use_chat_template: bool = True
+    solution_prefix: str = ""
+    path: str | None = Field(
+        default=None,
+        description="a local HF checkpoint directory to evaluate instead of the slot's catalog one",
+    )
+    engine: dict[str, Any] = Field(
+        default_factory=dict,
+        description="overrides of evaluation.engine for this model; kind: openai with base_urls and model "
+        "evaluates an OpenAI-compatible endpoint",
+    )
+
+
+class EvaluationRun(_Strict):
+    enabled: bool = True
+    num_samples: int = Field(ge=1, description="solutions per problem")
+    sampling: SamplingSettings
+    max_problems: int | None = Field(
+        default=None,
+        ge=1,
+        description="at most this many problems per benchmark in this run (None: the benchmark's)",
+    )
+
+
+class EvaluationBenchmark(_Strict):
+    max_problems: int | None = Field(default=None, ge=1, description="the first N test problems (None: all)")
+    examples: str | None = Field(
+        default=None, description="few-shot set for prompts that show examples (gsm8k, math_general, ...)"
+    )
+    conventions: dict[str, Any] = Field(
+        default_factory=dict, description="AnswerConventions fields on top of the benchmark's preset"
+    )
+
+
+class EvaluationRuns(_Strict):
+    greedy: EvaluationRun
+    sampled: EvaluationRun
+
+
+class EvaluationParams(_Strict):
+    """``evaluation``: every model of ``EVALUATED_MODELS`` on every benchmark, greedy and sampled."""
+
+    engine: dict[str, Any] = Field(description="kind (vllm | openai) and that engine's settings")
+    seed: int = 0
+    interpreter: InterpreterParams = Field(
+        default_factory=lambda: InterpreterParams(max_code_rounds=6, error_policy="continue")
+    )
+    chunk_size: int = Field(default=8, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    shard: int = Field(default=0, ge=0)
+    num_shards: int = Field(default=1, ge=1)
+    majority_ks: list[int] = Field(
+        default_factory=lambda: [1, 4],
+        description="k of maj@k and pass@k (each at most runs.sampled.num_samples)",
+    )
+    models: dict[str, EvaluatedModel]
+    runs: EvaluationRuns
+    benchmarks: dict[str, EvaluationBenchmark]
+
+    @model_validator(mode="after")
+    def _check_names(self) -> EvaluationParams:
+        for kind, given, known in (
+            ("models", self.models, EVALUATED_MODELS),
+            ("benchmarks", self.benchmarks, EVALUATION_SETS),
+        ):
+            if unknown := sorted(set(given) - set(known)):
+                raise ValueError(f"{kind}: unknown {unknown}; the evaluated {kind} are {sorted(known)}")
+            if missing := sorted(set(known) - set(given)):
+                raise ValueError(f"{kind}: no entry for {missing} (every one of {sorted(known)} needs one)")
+        if "kind" not in self.engine:
+            raise ValueError("engine.kind is required (vllm or openai)")
+        if self.shard >= self.num_shards:
+            raise ValueError(f"shard {self.shard} is not below num_shards {self.num_shards}")
+        if self.runs.sampled.enabled and (
+            too_big := [k for k in self.majority_ks if k > self.runs.sampled.num_samples]
+        ):
+            raise ValueError(
+                f"majority_ks {too_big} exceed runs.sampled.num_samples={self.runs.sampled.num_samples}"
+            )
+        if any(k < 1 for k in self.majority_ks):
+            raise ValueError("majority_ks must be at least 1")
+        return self
+
+
+class ReportingParams(_Strict):
+    """``reporting``: which evaluated models the results table compares."""
+
+    compare: list[str] = Field(
+        default_factory=lambda: ["base", "finetuned"],
+        description="[reference, candidate]: the paired difference candidate - reference on the same problems",
+    )
+    bootstrap_samples: int = Field(default=10_000, ge=100)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check_compare(self) -> ReportingParams:
+        if len(self.compare) != 2 or set(self.compare) - set(EVALUATED_MODELS):
+            raise ValueError(
+                f"compare must name two of the evaluated models {sorted(EVALUATED_MODELS)}, got {self.compare}"
+            )
+        return self
+
+
+PARAMETER_MODELS["evaluation"] = EvaluationParams
+PARAMETER_MODELS["reporting"] = ReportingParams

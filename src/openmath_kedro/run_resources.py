@@ -1,7 +1,11 @@
 """Engines and sandbox pools shared by every node of a run, closed when the run ends (see hooks.py).
 
 Starting vLLM takes tens of seconds and a sandbox pool forks its workers once; both are created on first use
-(a run with nothing to generate starts neither) and reused by every benchmark's node.
+(a run with nothing to generate starts neither) and reused by every node that asks for the same settings
+(every benchmark of generation, every benchmark and run of one evaluated model). One engine is alive at a
+time: asking for an engine with other settings (the next model) closes the previous one first, so that two
+models never hold memory together on a small machine. Kedro-free: the project's hooks hand it the
+credentials and close everything when a run ends; nodes of any pipeline use it without importing each other.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ def _resolve_credentials(settings: dict[str, Any]) -> dict[str, Any]:
     entry = _credentials.get(name)
     if not isinstance(entry, dict) or "api_key" not in entry:
         raise ValueError(
-            f"generation.engine.credentials: no entry {name!r} with an api_key in conf/local/credentials.yml "
+            f"engine.credentials: no entry {name!r} with an api_key in conf/local/credentials.yml "
             f"(entries: {sorted(_credentials) or 'none'})"
         )
     resolved = {key: value for key, value in settings.items() if key != "credentials"}
@@ -47,14 +51,23 @@ def _resolve_credentials(settings: dict[str, Any]) -> dict[str, Any]:
 def shared_engine(settings: dict[str, Any]) -> Engine:
     """The engine for these settings (``kind`` plus the engine's own), started once per run.
 
-    The cache key holds the credentials' name, never the key itself.
+    Engines with other settings are closed first (one model in memory at a time). The cache key holds the
+    credentials' name, never the key itself.
     """
     key = json.dumps(settings, sort_keys=True, default=str)
     with _lock:
         if key not in _engines:
-            logger.info("starting the %s engine", settings.get("kind"))
+            for other in list(_engines):
+                logger.info("closing the engine of %s before starting the next one", _describe(other))
+                _engines.pop(other).close()
+            logger.info("starting the %s engine for %s", settings.get("kind"), _describe(key))
             _engines[key] = create_engine(**_resolve_credentials(settings))
         return _engines[key]
+
+
+def _describe(key: str) -> str:
+    settings = json.loads(key)
+    return str(settings.get("model") or settings.get("base_urls") or settings.get("kind"))
 
 
 def shared_sandbox(*, timeout_s: float, max_output_chars: int) -> SandboxPool:

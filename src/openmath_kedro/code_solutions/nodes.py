@@ -1,4 +1,8 @@
-"""Nodes of the generation pipeline: problems -> sampled code-interpreter solutions, in resumable chunks."""
+"""Nodes of the code_solutions modular pipeline: problems -> code-interpreter solutions, in resumable chunks.
+
+``settings`` is a generation-shaped block (``GenerationParams``): ``params:generation`` for the generation
+pipeline, one block per model, benchmark and run for evaluation. The benchmark is the one of the problems.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,8 +30,7 @@ from openmath_kedro.prompts import (
     mask_numbers_heuristically,
     masked_solution_leaks_answer,
 )
-
-from .resources import shared_engine, shared_sandbox
+from openmath_kedro.run_resources import shared_engine, shared_sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +276,11 @@ class _GenerationContext:
     def chat_template(self) -> Callable[[list[dict[str, str]]], str] | None:
         if not self.settings.use_chat_template:
             return None
-        tokenizer = self.checkpoint.load_tokenizer()
+        model_dir = self.engine_settings().get("model")
+        if self.settings.engine["kind"] == "vllm" and model_dir and Path(model_dir).is_dir():
+            tokenizer = ModelDirectory(path=Path(model_dir)).load_tokenizer()  # the model actually served
+        else:
+            tokenizer = self.checkpoint.load_tokenizer()
         return lambda messages: tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=True
         )

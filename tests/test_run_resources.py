@@ -9,7 +9,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from openmath_kedro.pipelines.generation import resources
+from openmath_kedro import run_resources as resources
 from tests.conftest import make_project_copy
 
 
@@ -62,3 +62,26 @@ def test_the_hook_reads_conf_local_credentials(tmp_path, created):
         os.chdir(previous)
     resources.shared_engine(OPENAI | {"credentials": "teacher_api"})
     assert created[0]["api_key"] == "sk-from-file"
+
+
+def test_one_engine_at_a_time(monkeypatch):
+    """A second model's engine starts only after the first one is closed (two models never share memory)."""
+    events: list[str] = []
+
+    class Engine:
+        def __init__(self, model: str) -> None:
+            self.model = model
+            events.append(f"start {model}")
+
+        def close(self) -> None:
+            events.append(f"close {self.model}")
+
+    monkeypatch.setattr(resources, "create_engine", lambda **settings: Engine(settings["model"]))
+    try:
+        first = resources.shared_engine({"kind": "vllm", "model": "/models/base"})
+        assert resources.shared_engine({"kind": "vllm", "model": "/models/base"}) is first
+        resources.shared_engine({"kind": "vllm", "model": "/models/finetuned"})
+        assert events == ["start /models/base", "close /models/base", "start /models/finetuned"]
+    finally:
+        resources.close_shared_resources()
+    assert events[-1] == "close /models/finetuned"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from openmath_kedro.code_solutions import nodes
 from openmath_kedro.datasets import ModelDirectory
 from openmath_kedro.engines.base import Completion, GenerationRequest
-from openmath_kedro.pipelines.generation import nodes
-from openmath_kedro.pipelines.generation.resources import close_shared_resources
 from openmath_kedro.prompts import MATH_SUBJECT_SETS, load_prompt
+from openmath_kedro.run_resources import close_shared_resources
 
 pytestmark = pytest.mark.integration  # the sandbox is real
 

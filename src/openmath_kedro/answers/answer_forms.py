@@ -21,7 +21,8 @@ class AnswerTooComplex(ValueError):
 class Scalar:
     expr: Node
     percent: bool = False
-    approximate: bool = False  # written after \approx: equal to any value it rounds to (x \approx 2.24 = \sqrt 5)
+    # written after \approx: equal to any value it rounds to (x \approx 2.24 = \sqrt 5)
+    approximate: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,9 @@ from openmath_kedro.answers.verdict import Stage, Verdict, different, equivalent
 
 SymbolicCheck = Callable[[Node, Node, str], bool]
 """``(a, b, kind)``: kind ``equal`` (a = b) or ``proportional`` (a = c * b for a constant c != 0)."""
+LatexCheck = Callable[[str, str], bool]
+"""``(a, b)``: two normalized answers compared by a maintained LaTeX parser (``latex2sympy2_extended``), for
+the pairs where this package's parser cannot read a side (worker processes only)."""
 
 EXACT_TOLERANCE = 1e-30  # 50-digit values closer than this are equal (no real answer pair is that close)
 DIFFERENT_TOLERANCE = 1e-12  # farther than this is different; in between, sympy decides
@@ -72,6 +75,7 @@ def compare_answers(
     *,
     conventions: AnswerConventions = MODEL_OUTPUT,
     symbolic_check: SymbolicCheck | None = None,
+    latex_check: LatexCheck | None = None,
 ) -> Verdict:
     """The verdict for two extracted answers; raises ``NeedsSymbolic`` when only sympy can decide and
     ``symbolic_check`` is None (the caller then sends the pair to a worker process)."""
@@ -95,6 +99,12 @@ def compare_answers(
                 Stage.EXACT
             )  # the same tree written differently: no value needed (10^{ 10^{10} })
         decision = FormComparer(conventions, symbolic_check).forms(predicted_form, expected_form)
+        if not decision.equal and _unread_math(predicted_form, expected_form):
+            # Hybrid: our parser could not read a side (an unsupported command such as \operatorname{lcm} or
+            # \sum); latex2sympy2_extended decides in a worker process (it is ~1000x slower than our stages).
+            if latex_check is None:
+                raise NeedsSymbolic
+            decision = Decision(latex_check(predicted.text, expected.text), Stage.SYMBOLIC)
     except AnswerTooComplex as error:
         return refused(Stage.GUARD, str(error))
     except ValueTooLarge as error:
@@ -173,6 +183,27 @@ def _rounding_half_width(node: Node) -> Fraction | None:
         return None
     places = next((k for k in range(1, 61) if (sign_free.value * 10**k).denominator == 1), None)
     return Fraction(1, 2 * 10**places) if places else None
+
+
+_LATEX_COMMAND = re.compile(r"\\[a-zA-Z]{2,}")
+_BASE_NUMBER = re.compile(r"\d_")  # 2516_8: latex2sympy2 drops the base, so such answers never go there
+
+
+def _unread_math(predicted: Form, expected: Form) -> bool:
+    """A side is math this package's parser could not read (LaTeX commands, no words), the other side a value
+    or the same kind of text: only then may the LaTeX fallback decide."""
+    unread = [
+        isinstance(form, Text)
+        and bool(_LATEX_COMMAND.search(form.key))
+        and not _BASE_NUMBER.search(form.key)
+        and not _WORDY_TEXT.search(_LATEX_COMMAND.sub("", form.key))
+        for form in (predicted, expected)
+    ]
+    readable = [isinstance(form, Scalar) for form in (predicted, expected)]
+    return any(unread) and all(u or r for u, r in zip(unread, readable, strict=True))
+
+
+_WORDY_TEXT = re.compile(r"[a-zA-Z]{3,}")  # a word left after removing commands: a word answer, not math
 
 
 class FormComparer:

@@ -138,7 +138,9 @@ def _final_answer_statement(text: str) -> str | None:
         paragraph = _PARAGRAPH_END.split(rest, maxsplit=1)[0]
         math = _MATH_SPAN.search(paragraph)
         first_line_end = paragraph.find("\n")
-        if math and (first_line_end < 0 or math.start() < first_line_end or not paragraph[:first_line_end].strip()):
+        if math and (
+            first_line_end < 0 or math.start() < first_line_end or not paragraph[:first_line_end].strip()
+        ):
             content = _span_content(math)
         else:
             sentence = _SENTENCE.match(paragraph)

@@ -1,9 +1,12 @@
 """A small LaTeX/plain-text math expression parser producing a tiny expression tree.
 
-Own parser rather than sympy's: sympy's ANTLR backend needs an exact antlr4 runtime that conflicts with other
-tools, and an own tree lets the cheap stages evaluate exactly (``Fraction``) or at high precision (mpmath)
-without sympy, and refuse huge powers before anything computes them. The tree converts to sympy only in the
-worker processes (``symbolic.py``).
+Own parser rather than sympy's or ``latex2sympy2_extended`` (math-verify's): those take 5-120 ms per answer
+(ANTLR), this one microseconds, and an own tree lets the cheap stages evaluate exactly (``Fraction``) or at
+high precision (mpmath) without sympy, and refuse huge powers before anything computes them. (An earlier note
+here said the ANTLR runtime conflicts with other tools; it does not: ``antlr4-python3-runtime==4.13.2`` is
+pinned in requirements.lock with math-verify and ``pip check`` is clean.) ``latex2sympy2_extended`` is the
+fallback for answers this parser cannot read (``symbolic.latex_equal``, worker processes only). The tree
+converts to sympy only in the worker processes (``symbolic.py``).
 """
 
 from __future__ import annotations
@@ -268,7 +271,11 @@ class _Parser:
 
     def parse_power(self) -> Node:
         base = self.parse_postfix()
-        if self.peek_is("^") and self.position + 1 < len(self.tokens) and self.tokens[self.position + 1].text == _DEGREE:
+        if (
+            self.peek_is("^")
+            and self.position + 1 < len(self.tokens)
+            and self.tokens[self.position + 1].text == _DEGREE
+        ):
             self.position += 2
             # 40^\circ is the value 40 (degrees are the answer's unit); inside \sin, \cos, ... it is 40 pi/180
             return Mul((base, Div(Const("pi"), Num(Fraction(180), False)))) if self.trig_depth else base
@@ -398,6 +405,11 @@ class _Parser:
         if self.peek_is("^"):  # \sin^2 x
             self.take()
             power = self.parse_exponent()
+            if power == Neg(Num(Fraction(1), False)) and name in _TRIGONOMETRIC:
+                # \sin^{-1} x is arcsin x, not 1/sin x
+                if name not in ("sin", "cos", "tan"):
+                    raise ExpressionParseError(f"inverse {name}")
+                name, power = "arc" + name, None
         trig = name in _TRIGONOMETRIC
         self.trig_depth += trig
         try:

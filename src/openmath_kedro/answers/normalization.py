@@ -54,10 +54,18 @@ _SIMPLE_REWRITES = [
     (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?"), r"(-\\infty, \\infty)"),
     # Degrees stay in the text as one canonical "^\circ": the parser drops them from a value (40^\circ = 40)
     # and reads them as pi/180 inside a trigonometric function (\cos(90^\circ - t) = \sin t).
-    (re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])|(?<=\d)\\circ(?![a-zA-Z])"), r"^\\circ"),
+    (
+        re.compile(
+            r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])|(?<=\d)\\circ(?![a-zA-Z])"
+        ),
+        r"^\\circ",
+    ),
     (re.compile(r"\^\\circ\s*(?:\\text\s*\{\s*)?[CF]\}?$"), ""),  # 25^\circ C: a temperature unit
     (re.compile(r"\*\*"), "^"),  # Python's power operator (3**(1/3)); LaTeX has no "**"
-    (re.compile(r"_\{\s*([A-Za-z0-9]+)\s*\}"), r"_\1"),  # v_{0} = v_0, 1021_{3} = 1021_3: one token either way
+    (
+        re.compile(r"_\{\s*([A-Za-z0-9]+)\s*\}"),
+        r"_\1",
+    ),  # v_{0} = v_0, 1021_{3} = 1021_3: one token either way
     (re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))"), ","),  # 12,\!345: a thousands comma with negative space
     (re.compile(r"\\(?:dots|ldots|cdots)(?![a-zA-Z])"), r"\\ldots"),
 ]
@@ -93,7 +101,9 @@ _ARTICLES = re.compile(r"^(?:the|a|an)\s+")
 _WHOLE_BOX = re.compile(r"^\\(?:boxed|fbox)(?![a-zA-Z])\s*")
 _TRAILING_PERIOD = re.compile(r"\s*\.\s*$")  # "\\boxed{12}." ends a sentence
 # "2 3/4" written in plain text is the mixed number 2 + 3/4 (a proper fraction after a whole number), not 2*3/4.
-_PLAIN_MIXED_NUMBER = re.compile(r"^(?P<sign>[-+]?)(?P<whole>\d+)\s+(?P<numerator>\d+)\s*/\s*(?P<denominator>\d+)$")
+_PLAIN_MIXED_NUMBER = re.compile(
+    r"^(?P<sign>[-+]?)(?P<whole>\d+)\s+(?P<numerator>\d+)\s*/\s*(?P<denominator>\d+)$"
+)
 _CLOCK_TIME = re.compile(r"^(?P<hours>\d{1,2}):(?P<minutes>[0-5]\d)(?::(?P<seconds>[0-5]\d))?$")
 MAX_WRAPPERS = 8  # $\boxed{\fbox{...}}$ wrapped deeper than this is left as it is
 
@@ -112,7 +122,8 @@ def _is_plain_unit(unit: str, *, spaced: bool) -> bool:
     if not words or words[0].lower() in _NOT_UNITS:
         return False
     return all(
-        word in _UNIT_SYMBOLS or (spaced and len(word) >= 3 and word.lower() not in _NOT_UNITS) for word in words
+        word in _UNIT_SYMBOLS or (spaced and len(word) >= 3 and word.lower() not in _NOT_UNITS)
+        for word in words
     )
 
 

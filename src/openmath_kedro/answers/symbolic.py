@@ -84,10 +84,43 @@ def symbolic_equal(a: Node, b: Node, kind: str) -> bool:
     return bool(first.equals(second))
 
 
+_LATEX_RESULT_TYPES = (sympy.Expr,)
+
+
+def latex_equal(first: str, second: str) -> bool:
+    """Both answers parsed by latex2sympy2_extended (math-verify's parser) and compared as numbers or
+    expressions. Strict: anything but two scalar expressions, multi-letter symbols (``\\angle PQR`` parses
+    as angle*P*Q*R) or a parse failure is "not equal"."""
+    try:
+        from latex2sympy2_extended import latex2sympy
+    except ImportError:  # optional at run time: without it the pair is simply not equivalent
+        return False
+    try:
+        values = [latex2sympy(text) for text in (first, second)]
+    except Exception:  # noqa: BLE001 - the parser raises many kinds of errors on input it does not read
+        return False
+    if not all(isinstance(value, _LATEX_RESULT_TYPES) for value in values):
+        return False
+    if any(
+        len(symbol.name) > 1 and "_" not in symbol.name for value in values for symbol in value.free_symbols
+    ):
+        return False
+    difference = sympy.simplify(values[0] - values[1])
+    if difference == 0:
+        return True
+    if difference.is_number:
+        return abs(complex(difference.evalf(30))) < 1e-20
+    return False
+
+
 def compare_with_sympy(task: tuple[str, str, dict[str, Any]]) -> dict[str, object]:
     """Worker entry point: one (prediction, gold, conventions) pair through every stage including sympy."""
     prediction, gold, conventions = task
     verdict = compare_answers(
-        prediction, gold, conventions=AnswerConventions.from_dict(conventions), symbolic_check=symbolic_equal
+        prediction,
+        gold,
+        conventions=AnswerConventions.from_dict(conventions),
+        symbolic_check=symbolic_equal,
+        latex_check=latex_equal,
     )
     return verdict.to_dict()

@@ -8,6 +8,8 @@ from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+RESULTS_TABLE = "reporting.results.markdown"  # printed after the list: the question the recipe answers
+
 
 def describe_outputs(project_path: Path) -> list[tuple[str, str, str]]:
     """(dataset, location, size) for every persisted output of the default pipeline that exists."""
@@ -52,6 +54,10 @@ def main() -> None:
     print("\nOutputs:")
     for row in rows:
         print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    results = {name: location for name, location, _ in rows}.get(RESULTS_TABLE)
+    if results is not None:
+        print(f"\nResults ({results}):\n")
+        print(Path(results).read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

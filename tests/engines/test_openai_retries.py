@@ -58,6 +58,14 @@ def serve(script: Script) -> tuple[ThreadingHTTPServer, str]:
             self.end_headers()
             self.wfile.write(payload)
 
+        def do_GET(self) -> None:  # noqa: N802 - the model list start() checks
+            payload = json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
         def log_message(self, *args: object) -> None:
             pass
 
@@ -205,3 +213,16 @@ def test_bad_settings_are_refused() -> None:
         OpenAIEngine(model="m", base_urls=[])
     with pytest.raises(EngineError, match="mode"):
         OpenAIEngine(model="m", base_urls=["http://x/v1"], mode="edit")  # type: ignore[arg-type]
+
+
+def test_start_checks_that_an_endpoint_serves_the_model(fake) -> None:
+    _, url = fake([(200, OK_BODY)])
+    down = dead_url()
+    with OpenAIEngine(model="m", base_urls=[down, url]) as engine:
+        engine.start()  # one live URL serving "m" is enough
+    with OpenAIEngine(model="other", base_urls=[url]) as engine:
+        with pytest.raises(EngineError, match=r"serves \['m'\], not 'other'"):
+            engine.start()
+    with OpenAIEngine(model="m", base_urls=[down]) as engine:
+        with pytest.raises(EngineError, match=f"no OpenAI-compatible endpoint answers for model 'm': {down}"):
+            engine.start()

@@ -128,3 +128,18 @@ def test_model_path_that_does_not_exist_or_is_not_a_model(tmp_path: Path) -> Non
         VLLMEngine(model=str(missing)).generate([GenerationRequest("hi")])
     with pytest.raises(EngineError, match="not a model directory"):
         VLLMEngine(model=str(tmp_path)).start()
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("fpu sse2 avx2 avx512f avx512_bf16", "bfloat16"),
+        ("fpu sse2 avx2 amx_bf16 amx_tile", "bfloat16"),
+        ("fpu sse2 avx2 avx512f", "float32"),  # AVX-512 without BF16: vLLM's bf16 path is slow there
+    ],
+)
+def test_auto_dtype_on_cpu_follows_the_cpu_flags(flags, expected):
+    from openmath_kedro.engines.vllm_engine import cpu_dtype
+
+    cpuinfo = f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n"
+    assert cpu_dtype(cpuinfo) == expected

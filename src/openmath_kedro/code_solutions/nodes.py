@@ -125,6 +125,8 @@ def generate_solutions(
         len(todo),
         context.key,
     )
+    if todo:
+        _check_prompts_fit(todo, context=context)
     progress = _Progress(total=sum(len(p.problems) for p in todo) * settings.num_samples, benchmark=benchmark)
     waves = _waves(todo, chunk_samples=settings.chunk_size * settings.num_samples, batch=settings.batch_size)
     finished: dict[str, pd.DataFrame] = {}
@@ -310,6 +312,34 @@ class _GenerationContext:
         if settings["kind"] == "vllm":
             settings.setdefault("model", str(self.checkpoint.path))
         return settings
+
+
+def _check_prompts_fit(plans: list[ChunkPlan], *, context: _GenerationContext) -> None:
+    """A ValueError before any generation when a prompt leaves the model no room to answer.
+
+    Only engines that can count tokens are checked (in-process vLLM); every sample of such a prompt would
+    fail, so it is a configuration error (context too short for the prompt), not a per-sample one.
+    """
+    engine = shared_engine(context.engine_settings())
+    count = getattr(engine, "count_tokens", None)
+    if not callable(count):
+        return
+    limit = int(engine.max_model_len) - 1  # vLLM needs room for one generated token at least
+    prefix = context.selection.solution_prefix
+    too_long = [
+        (problem["id"], tokens)
+        for plan in plans
+        for problem in plan.problems
+        if (tokens := count(context.render(problem) + prefix)) > limit
+    ]
+    if too_long:
+        longest = max(too_long, key=lambda item: item[1])
+        raise ValueError(
+            f"{context.benchmark}: {len(too_long)} prompts do not fit the context of {context.model} "
+            f"({limit + 1} tokens), the longest is problem {longest[0]} with {longest[1]} tokens. Raise "
+            "engine.max_model_len (up to the model's limit), use a prompt with fewer few-shot examples, or "
+            "select fewer problems."
+        )
 
 
 def _waves(plans: list[ChunkPlan], *, chunk_samples: int, batch: int) -> list[list[ChunkPlan]]:

@@ -89,8 +89,41 @@ class OpenAIEngine:
             ),
         )
         self._pool: ThreadPoolExecutor | None = None
+        self._started = False  # start() found a base URL serving the model
 
     # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        """Check before any work that some base URL answers and serves ``model``; EngineError otherwise.
+
+        Asks each URL's ``GET /models`` once (a few seconds at most): a server that is down, a wrong URL or
+        a model the servers do not serve is reported here, naming what was tried and what is served.
+        """
+        if self._started:
+            return
+        problems, served = [], set()
+        for url in self.base_urls:
+            try:
+                response = self._client.get(f"{url}/models", timeout=min(10.0, self.timeout_s))
+            except httpx.HTTPError as error:
+                problems.append(f"{url}: {type(error).__name__}: {error}")
+                continue
+            if response.status_code != 200:
+                problems.append(f"{url}: HTTP {response.status_code} {_error_message(response)}")
+                continue
+            try:
+                models = {str(entry.get("id")) for entry in response.json().get("data", [])}
+            except (ValueError, AttributeError):
+                models = set()  # a server without a model list: it answered, take it as serving the model
+            if models and self.model not in models:
+                problems.append(f"{url}: serves {sorted(models)}, not {self.model!r}")
+                continue
+            served.add(url)
+        if not served:
+            raise EngineError(
+                f"no OpenAI-compatible endpoint answers for model {self.model!r}: " + "; ".join(problems)
+            )
+        self._started = True
 
     def close(self) -> None:
         """Stop the worker threads and close the HTTP connections. Safe to call twice."""

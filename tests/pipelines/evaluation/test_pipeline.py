@@ -1,0 +1,121 @@
+"""evaluation + reporting on the real vLLM engine and sandbox with the embedded model, through KedroSession.
+
+One project copy: every benchmark's first test problems, both model slots (the embedded model as base and as
+"finetuned", in two checkpoint folders, so the engine is switched between them), greedy and sampled runs,
+then the reporting pipeline's table, comparison and charts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from openmath_kedro.benchmark_sets import EVALUATED_MODELS, EVALUATION_SETS
+from tests.conftest import PROJECT_ROOT, kedro_session, make_project_copy
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = 2
+
+
+def tiny_evaluation_parameters() -> dict:
+    """The project's evaluation block, cut down to mechanics: one or two problems, a few tokens each."""
+    block = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "parameters_evaluation.yml").read_text())
+    settings = block["evaluation"]
+    settings["engine"]["max_model_len"] = 2048
+    settings["interpreter"] |= {"max_code_rounds": 1, "max_generated_tokens": 24}
+    for run in settings["runs"].values():
+        run["sampling"]["max_tokens"] = 24
+    settings["runs"]["sampled"] |= {"num_samples": SAMPLES, "max_problems": 1}
+    settings["majority_ks"] = [1, SAMPLES]
+    for name, benchmark in settings["benchmarks"].items():
+        benchmark["max_problems"] = 2 if name == "gsm8k" else 1
+    return block
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, shared_datasets, embedded_checkpoint_dir) -> Path:
+    root = make_project_copy(
+        tmp_path_factory.mktemp("evaluation") / "project",
+        local_globals=f"raw_data_mirrors:\n  - {shared_datasets}\n",
+    )
+    (root / "conf" / "base" / "parameters_evaluation.yml").write_text(
+        yaml.safe_dump(tiny_evaluation_parameters())
+    )
+    models = root / "data" / "06_models"
+    models.mkdir(parents=True)
+    (models / "student").symlink_to(embedded_checkpoint_dir)
+    (models / "finetuned_student").symlink_to(embedded_checkpoint_dir)
+    with kedro_session(
+        root,
+        pipeline_names=["data_preparation"],
+        namespaces=[f"data_preparation.{b}" for b in EVALUATION_SETS],
+    ):
+        pass
+    with kedro_session(root, pipeline_names=["evaluation", "reporting"]):
+        pass
+    return root
+
+
+def read_jsonl(path: Path) -> pd.DataFrame:
+    return pd.read_json(path, lines=True)
+
+
+def test_every_model_and_benchmark_has_graded_greedy_and_sampled_solutions(project: Path):
+    for model in EVALUATED_MODELS:
+        for benchmark in EVALUATION_SETS:
+            folder = project / "data" / "07_model_output" / "evaluation" / model / benchmark
+            greedy = read_jsonl(folder / "greedy" / "graded_generations.jsonl")
+            sampled = read_jsonl(folder / "sampled" / "graded_generations.jsonl")
+            assert len(greedy) == (2 if benchmark == "gsm8k" else 1), (model, benchmark)
+            assert len(sampled) == SAMPLES and sampled["problem_id"].nunique() == 1
+            assert greedy["problem_id"].str.startswith(f"{benchmark}/test/").all()
+            assert {"predicted_answer", "is_correct", "verdict", "grader_version"} <= set(greedy.columns)
+            assert greedy["sampling"].iloc[0]["temperature"] == 0.0
+            assert sampled["sampling"].iloc[0]["temperature"] > 0
+
+
+def test_metrics_carry_intervals_and_agree_with_the_graded_rows(project: Path):
+    for model in EVALUATED_MODELS:
+        for benchmark in EVALUATION_SETS:
+            folder = project / "data" / "08_reporting" / "evaluation" / model / benchmark
+            metrics = json.loads((folder / "metrics.json").read_text())
+            greedy = read_jsonl(
+                project
+                / "data"
+                / "07_model_output"
+                / "evaluation"
+                / model
+                / benchmark
+                / "greedy"
+                / "graded_generations.jsonl"
+            )
+            assert metrics["greedy"] == pytest.approx(greedy["is_correct"].mean())
+            assert metrics["greedy_low"] <= metrics["greedy"] <= metrics["greedy_high"]
+            for k in (1, SAMPLES):
+                assert 0 <= metrics[f"maj@{k}"] <= 1 and metrics[f"maj@{k}_n"] == 1
+                assert metrics[f"pass@{k}_low"] <= metrics[f"pass@{k}"] <= metrics[f"pass@{k}_high"]
+            results = read_jsonl(folder / "problem_results.jsonl")
+            assert set(results["problem_id"]) == set(greedy["problem_id"])
+
+
+def test_reporting_writes_the_table_the_comparison_and_the_charts(project: Path):
+    results = project / "data" / "08_reporting" / "results"
+    markdown = (results / "results.md").read_text()
+    lines = markdown.splitlines()
+    assert lines[0] == "| model | " + " | ".join(EVALUATION_SETS) + " |"
+    assert any(line.startswith("| base | ") for line in lines)
+    assert any(line.startswith("| finetuned | ") for line in lines)
+    assert any(line.startswith("| finetuned − base (greedy, paired)") for line in lines)
+    comparison = pd.read_csv(results / "paired_comparison.csv")
+    pooled = comparison[(comparison["benchmark"] == "all") & (comparison["metric"] == "greedy")]
+    assert pooled["n_problems"].tolist() == [len(EVALUATION_SETS) + 1]
+    table = pd.read_csv(results / "metrics_table.csv")
+    assert set(table["benchmark"]) == set(EVALUATION_SETS) and set(table["model"]) == set(EVALUATED_MODELS)
+    for chart in ("accuracy", "majority_at_k"):
+        figure = json.loads((results / f"{chart}_chart.json").read_text())
+        assert figure["data"], chart

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from kedro_datasets.plotly import JSONDataset as PlotlyJSONDataset
 
 from openmath_kedro.datasets import JSONLinesDataset
+from openmath_kedro.pipelines.reporting.nodes import accuracy_chart
 from tests.conftest import make_project_copy
 
 pytestmark = pytest.mark.integration
@@ -31,6 +33,14 @@ def test_viz_build(tmp_path: Path, shared_datasets: Path):
             }
         )
     )
+    # an accuracy chart as the reporting pipeline writes it, so that its plotly preview is built
+    table = pd.DataFrame(
+        {"model": ["base"], "label": ["base"], "benchmark": ["gsm8k"], "metric": ["greedy"], "k": [1],
+         "value": [0.25], "low": [0.05], "high": [0.7], "n_problems": [4]}
+    )  # fmt: skip
+    PlotlyJSONDataset(filepath=str(root / "data" / "08_reporting" / "results" / "accuracy_chart.json")).save(
+        accuracy_chart(table)
+    )
     result = subprocess.run(
         [str(Path(sys.executable).with_name("kedro")), "viz", "build", "--include-previews"],
         cwd=root,
@@ -49,6 +59,16 @@ def test_viz_build(tmp_path: Path, shared_datasets: Path):
     data_nodes = {n["name"]: n for n in graph["nodes"] if n["type"] == "data"}
     assert data_nodes["data_preparation.math.train_problems"]["layer"] == "primary"
     assert data_nodes["model_setup.teacher.checkpoint"]["layer"] == "models"
+
+    assert {"evaluation.base.gsm8k", "evaluation.finetuned.tabmwp.sampled", "reporting"} <= namespaces
+    assert data_nodes["evaluation.finetuned.math.greedy.graded_generations"]["layer"] == "evaluation_output"
+    assert data_nodes["reporting.results.markdown"]["layer"] == "reporting"
+    assert {"finetuned_models", "evaluation_output", "reporting"} <= set(graph["layers"])
+    chart = json.loads(
+        (root / "build" / "api" / "nodes" / data_nodes["reporting.charts.accuracy"]["id"]).read_text()
+    )
+    assert chart["preview_type"] == "PlotlyPreview"
+    assert chart["preview"]["data"][0]["name"] == "base"
 
     svamp = data_nodes["data_preparation.svamp.test_problems"]
     details = json.loads((root / "build" / "api" / "nodes" / svamp["id"]).read_text())

@@ -16,6 +16,7 @@ import yaml
 
 from openmath_kedro.benchmark_sets import EVALUATED_MODELS, EVALUATION_SETS
 from tests.conftest import PROJECT_ROOT, kedro_session, make_project_copy
+from tests.notebooks.test_results_notebook import NOTEBOOK, execute_notebook
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +120,14 @@ def test_reporting_writes_the_table_the_comparison_and_the_charts(project: Path)
     for chart in ("accuracy", "majority_at_k"):
         figure = json.loads((results / f"{chart}_chart.json").read_text())
         assert figure["data"], chart
+
+
+def test_the_results_notebook_runs_on_the_evaluated_project(project: Path):
+    executed = execute_notebook(project, NOTEBOOK)
+    outputs = "\n".join(
+        str(output.get("text", "")) + str(output.get("data", {}).get("text/markdown", ""))
+        for cell in executed.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert "| base | " in outputs and "| finetuned | " in outputs

@@ -228,3 +228,18 @@ def test_run_key_changes_with_what_is_generated():
     assert key(base) != key(base, with_prompts=[load_prompt("code_fewshot", examples="math_general")])
     assert key(base) != key(params(num_samples=3))
     assert key(base) == key(params(batch_size=7, shard=1, num_shards=2))  # how, not what, is generated
+
+
+def test_a_prompt_longer_than_the_context_is_an_error_before_any_generation(engine, monkeypatch):
+    """An engine that counts tokens (in-process vLLM) has every pending prompt checked before the first batch."""
+    engine.max_model_len = 64
+    engine.count_tokens = lambda text: len(text.split())  # the few-shot prompt is hundreds of words
+    table = problems(3)
+    with pytest.raises(
+        ValueError,
+        match=r"gsm8k: 3 prompts do not fit the context of /models/teacher \(64 tokens\), the longest is problem gsm8k/train/\d",
+    ):
+        nodes.generate_solutions(table, NO_MASKS, CHECKPOINT, {}, params())
+    assert engine.batches == []
+    engine.max_model_len = 100_000
+    assert len(generate(table, params())) == 3

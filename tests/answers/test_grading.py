@@ -96,3 +96,28 @@ def test_conventions_change_the_verdict() -> None:
     assert is_equivalent("0.3333", r"\frac13", conventions=AnswerConventions(rel_tol=1e-3))
     assert not is_equivalent("Yes", "yes", conventions=AnswerConventions(text_answers=False))
     assert not is_equivalent("25", "0.25%", conventions=AnswerConventions(percent_reading=False))
+
+
+FIRST_TERMS = [
+    "(E)",
+    r"\text{(E)}",
+    r"\textbf{(B)}",
+    "C)",
+    "12",
+    "12441600",
+    "12441600.0",
+    "5 cm",
+    r"3\text{ m}",
+]
+EXTRA_TERMS = ["+1", " + 1", " - 2", r" \cdot 2", r" \times 3", " = 3", "/2", "^2"]
+
+
+@pytest.mark.parametrize("first", FIRST_TERMS)
+@pytest.mark.parametrize("extra", EXTRA_TERMS)
+def test_an_expression_with_extra_terms_never_equals_its_first_term(first: str, extra: str) -> None:
+    """Normalization (choice letters, units) must not cut what follows the first term: ``\\text{(E)}+1``
+    equalled ``(E)``."""
+    if extra == "^2" and first in ("5 cm", r"3\text{ m}"):
+        pytest.skip("5 cm^2 squares the unit, not the value")
+    for conventions in (AnswerConventions(), AnswerConventions(choice_letters="ABCDE")):
+        assert not grade(first + extra, first, conventions=conventions).equivalent, (first + extra, first)

@@ -90,7 +90,16 @@ _MATRIX = re.compile(
     r"^\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(?P<body>.*)\\end\{(?P=env)\}$",
     re.S,
 )
-_CHOICE = re.compile(r"^\(([A-Za-z])\)(?:\s.*)?$|^([A-Z])\)(?:\s.*)?$")
+# An option letter, optionally followed by the option's text after a space ("(A) 42"). Text that continues the
+# letter as arithmetic ("(E) + 1", "(C) = 3", "(B) \\cdot 2") is an expression of which the letter is one term:
+# reading it as the choice made "\\text{(E)}+1" equal "(E)".
+_CONTINUES_ARITHMETIC = (
+    r"(?:[-+*/^=<>|_!,.;:'&]"
+    r"|\\(?:cdot|times|div|pm|mp|le|ge|ne|approx|equiv|sim|cup|cap|setminus)(?![a-zA-Z]))"
+)
+_CHOICE = re.compile(
+    rf"^\(([A-Za-z])\)(?:\s+(?!{_CONTINUES_ARITHMETIC}).*)?$|^([A-Z])\)(?:\s+(?!{_CONTINUES_ARITHMETIC}).*)?$"
+)
 _RELATIONS = re.compile(r"\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\ne(?![a-zA-Z])|\\approx(?![a-zA-Z])|=|<|>")
 _EQUALITIES = frozenset({"=", "\\approx"})
 _RATIO = re.compile(r"\s*(?::|\\colon(?![a-zA-Z]))\s*")

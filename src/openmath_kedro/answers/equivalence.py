@@ -43,7 +43,7 @@ from openmath_kedro.answers.evaluation import (
     has_decimal,
     symbols_of,
 )
-from openmath_kedro.answers.latex_expression import Add, Const, Mul, Neg, Node, Num, Sym
+from openmath_kedro.answers.latex_expression import Add, Const, Mul, Neg, Node, Num, Pow, Sym
 from openmath_kedro.answers.normalization import MAX_ANSWER_CHARS, normalize_answer
 from openmath_kedro.answers.verdict import Stage, Verdict, different, equivalent, refused
 
@@ -195,6 +195,60 @@ def _rounding_half_width(node: Node) -> Fraction | None:
     return Fraction(1, 2 * 10**places) if places else None
 
 
+# Python prints a float to 17 significant digits; a computed value (0.1 + 0.2 = 0.30000000000000004) is off
+# from the exact one in its last digits, far below any decimal a person writes.
+FLOAT_NOISE = 1e-12
+
+
+def _written_resolution(node: Node) -> Fraction | None:
+    """One unit in the last decimal place of a lone decimal literal (``2.24`` -> 0.01; ``12441601.0`` ->
+    0.1), also in scientific notation (``1.2441601 \\times 10^7`` -> 1), else None (an expression with
+    decimals in it: its precision is not written down)."""
+    if isinstance(node, Neg):
+        node = node.operand
+    scale = Fraction(1)
+    if isinstance(node, Mul) and len(node.factors) == 2:
+        mantissa, power = node.factors
+        exponent = (
+            exact_value(power.exponent)
+            if isinstance(power, Pow) and power.base == Num(Fraction(10), False)
+            else None
+        )
+        if exponent is None or exponent.denominator != 1 or abs(exponent) > 400:
+            return None
+        node, scale = mantissa, Fraction(10) ** int(exponent)
+    half_width = _rounding_half_width(node)
+    return None if half_width is None else 2 * half_width * scale
+
+
+def _within_decimal_tolerance(
+    x: Any, y: Any, rel_tol: Any, resolution_x: Fraction | None, resolution_y: Fraction | None
+) -> bool:
+    """A decimal equals a value within ``rel_tol`` and, when a side is a decimal literal, only as that literal's
+    rounding or truncation: within half a unit in its last written place (``0.3333333333`` = 1/3,
+    ``3.14159`` = \\pi), or short of the value by less than a unit (``0.6666666666`` = 2/3). The second bound
+    keeps a relative tolerance from spanning whole units of a large number: ``12441601.0`` is not
+    ``12441600`` (a tolerance of 1e-6 is 12.4 there). Of two literals the coarser approximates the other."""
+    difference = abs(x - y)
+    scale = max(abs(x), abs(y))
+    if difference > rel_tol * scale:
+        return False
+    if resolution_x is None and resolution_y is None:
+        return True  # decimals inside an expression: their precision is not written down
+    if difference <= FLOAT_NOISE * scale:
+        return True  # a computed float's last digits (0.30000000000000004 = 0.3)
+    if resolution_y is None or (resolution_x is not None and resolution_x >= resolution_y):
+        written, target, unit = x, y, resolution_x
+    else:
+        written, target, unit = y, x, resolution_y
+    assert unit is not None
+    if not isinstance(difference, Fraction):  # 50-digit mpmath values: compare with floats
+        unit = float(unit)
+    rounded = difference <= unit / 2
+    truncated = difference < unit and abs(target) - abs(written) >= 0
+    return bool(rounded or truncated)
+
+
 _LATEX_COMMAND = re.compile(r"\\[a-zA-Z]{2,}")
 _BASE_NUMBER = re.compile(r"\d_")  # 2516_8: latex2sympy2 drops the base, so such answers never go there
 
@@ -311,14 +365,16 @@ class FormComparer:
         except EvaluationError:
             exact_a = exact_b = None
         if exact_a is not None and exact_b is not None:
-            readings_a = self.readings(exact_a, predicted.percent)
-            readings_b = self.readings(exact_b, expected.percent)
             if tolerant:
                 rel_tol = Fraction(self.conventions.rel_tol)
                 equal = any(
-                    abs(x - y) <= rel_tol * max(abs(x), abs(y)) for x in readings_a for y in readings_b
+                    _within_decimal_tolerance(x, y, rel_tol, resolution_x, resolution_y)
+                    for x, resolution_x in self.resolved_readings(exact_a, predicted)
+                    for y, resolution_y in self.resolved_readings(exact_b, expected)
                 )
             else:
+                readings_a = self.readings(exact_a, predicted.percent)
+                readings_b = self.readings(exact_b, expected.percent)
                 equal = any(x == y for x in readings_a for y in readings_b)
             return Decision(equal, Stage.NUMERIC)
         symbols = tuple(sorted(symbols_of(a) | symbols_of(b)))
@@ -349,6 +405,15 @@ class FormComparer:
         """A percent answer also reads as a fraction of one: ``25\\%`` is 25 and 0.25."""
         return (value, value / 100) if percent and self.conventions.percent_reading else (value,)
 
+    def resolved_readings(self, value: Any, scalar: Scalar) -> tuple[tuple[Any, Fraction | None], ...]:
+        """The readings of a scalar, each with the written resolution of its decimal literal (scaled with
+        the percent reading: ``12.5\\%`` is 0.125 to within 0.001)."""
+        resolution = _written_resolution(scalar.expr)
+        readings = self.readings(value, scalar.percent)
+        if len(readings) == 1:
+            return ((readings[0], resolution),)
+        return ((readings[0], resolution), (readings[1], None if resolution is None else resolution / 100))
+
     def constant_values(self, predicted: Scalar, expected: Scalar, tolerant: bool) -> Decision:
         try:
             value_a, value_b = approximate(predicted.expr, {}), approximate(expected.expr, {})
@@ -356,13 +421,18 @@ class FormComparer:
             raise
         except EvaluationError:
             return self.symbolic_or_raise(predicted.expr, expected.expr, Stage.SYMBOLIC)
+        if tolerant:
+            equal = any(
+                _within_decimal_tolerance(x, y, self.conventions.rel_tol, resolution_x, resolution_y)
+                for x, resolution_x in self.resolved_readings(value_a, predicted)
+                for y, resolution_y in self.resolved_readings(value_b, expected)
+            )
+            return Decision(equal, Stage.VALUE)
         pairs = [
             (x, y)
             for x in self.readings(value_a, predicted.percent)
             for y in self.readings(value_b, expected.percent)
         ]
-        if tolerant:
-            return Decision(any(_close(x, y, self.conventions.rel_tol) for x, y in pairs), Stage.VALUE)
         if any(_close(x, y, EXACT_TOLERANCE) for x, y in pairs):
             return Decision(True, Stage.VALUE)
         if all(not _close(x, y, DIFFERENT_TOLERANCE) for x, y in pairs):

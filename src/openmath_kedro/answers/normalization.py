@@ -91,6 +91,7 @@ _UNIT_SYMBOLS = frozenset(
     "cm mm km nm kg mg ml mL ft yd mi hr hrs min mins sec secs mph kph lb lbs oz sq cc".split()
 )
 _UNIT_WORD_SPLIT = re.compile(r"[\s.\-/]+")
+_SPACED_OPERATOR = re.compile(r"\s[-/]\s")
 _SPACE_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |~|\\;|\s)(?=\d{3}(?![\d]))")
 _COMMA_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _SPACING = re.compile(r"(?<!\\)\\[,;:! ]|~|\\q?quad(?![a-zA-Z])")  # not the "\\ " of a row break
@@ -118,6 +119,8 @@ class NormalizedAnswer:
 
 def _is_plain_unit(unit: str, *, spaced: bool) -> bool:
     """Words (``apples``, ``square feet``) after a space, or known unit symbols (``cm``, ``12kg``)."""
+    if _SPACED_OPERATOR.search(unit):
+        return False  # "5 apples - oranges": arithmetic on words, not a unit the value can drop
     words = [word for word in _UNIT_WORD_SPLIT.split(unit) if word]
     if not words or words[0].lower() in _NOT_UNITS:
         return False

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 
+from openmath_kedro.answers.evaluation import EvaluationError, exact_value, has_decimal, symbols_of
 from openmath_kedro.answers.latex_expression import ExpressionParseError, Node, Sym, parse_expression
 from openmath_kedro.answers.normalization import MAX_ANSWER_CHARS, NormalizedAnswer
 
@@ -75,6 +77,15 @@ class Labelled:
 
 
 @dataclass(frozen=True, slots=True)
+class FalseStatement:
+    """``90 - 90 = 10``, ``28 - 2 = 20``: an equality between numbers that differ (small models write them).
+    It states no value, so it equals no answer but itself (written the same); reading its last side as the
+    value accepted ``90-90=10`` for the gold 10."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Choice:
     letter: str
 
@@ -84,7 +95,19 @@ class Text:
     key: str
 
 
-Form = Scalar | Sequence | SetOf | UnorderedList | Matrix | Union | Relation | Labelled | Choice | Text
+Form = (
+    Scalar
+    | Sequence
+    | SetOf
+    | UnorderedList
+    | Matrix
+    | Union
+    | Relation
+    | Labelled
+    | FalseStatement
+    | Choice
+    | Text
+)
 
 _MATRIX = re.compile(
     r"^\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(?P<body>.*)\\end\{(?P=env)\}$",
@@ -289,6 +312,8 @@ def _relation(text: str, sides: list[str], choice_letters: str, depth: int) -> F
     ops = [match.group() for match in _RELATIONS.finditer(text) if _at_top_level(text, match.start())]
     if len(ops) != len(sides) - 1:
         return Text(" ".join(text.split()))
+    if _equates_different_numbers(sides, ops):
+        return FalseStatement(" ".join(text.split()))
     if len(sides) == 2:
         try:
             lhs, rhs = parse_expression(sides[0]), parse_expression(sides[1])
@@ -307,6 +332,23 @@ def _relation(text: str, sides: list[str], choice_letters: str, depth: int) -> F
     if "\\approx" in ops and isinstance(value, Scalar):
         value = Scalar(value.expr, value.percent, approximate=True)
     return Labelled(value)
+
+
+def _equates_different_numbers(sides: list[str], ops: list[str]) -> bool:
+    """Some ``=`` joins two exact numbers (no variable, no decimal: ``\\frac13 = 0.33`` is a rounding) whose
+    values differ."""
+    values: list[Fraction | None] = []
+    for side in sides:
+        try:
+            node = parse_expression(side)
+            exact = None if symbols_of(node) or has_decimal(node) else exact_value(node)
+        except (ExpressionParseError, RecursionError, EvaluationError):
+            exact = None
+        values.append(exact)
+    return any(
+        op == "=" and first is not None and second is not None and first != second
+        for first, op, second in zip(values, ops, values[1:], strict=False)
+    )
 
 
 def _at_top_level(text: str, position: int) -> bool:

@@ -106,6 +106,9 @@ _PLAIN_MIXED_NUMBER = re.compile(
     r"^(?P<sign>[-+]?)(?P<whole>\d+)\s+(?P<numerator>\d+)\s*/\s*(?P<denominator>\d+)$"
 )
 _CLOCK_TIME = re.compile(r"^(?P<hours>\d{1,2}):(?P<minutes>[0-5]\d)(?::(?P<seconds>[0-5]\d))?$")
+# "18" in quotes (models quote their answer): the quotes are no part of it. Double quotes only: a single
+# quote is a prime (f'(x)).
+_QUOTED = re.compile(r'^(?:"([^"]+)"|\u201c([^\u201c\u201d]+)\u201d|``([^`\']+)\'\')$')
 MAX_WRAPPERS = 8  # $\boxed{\fbox{...}}$ wrapped deeper than this is left as it is
 
 
@@ -128,6 +131,11 @@ def _is_plain_unit(unit: str, *, spaced: bool) -> bool:
         word in _UNIT_SYMBOLS or (spaced and len(word) >= 3 and word.lower() not in _NOT_UNITS)
         for word in words
     )
+
+
+def _strip_quotes(text: str) -> str:
+    quoted = _QUOTED.match(text.strip())
+    return next(group for group in quoted.groups() if group is not None) if quoted else text
 
 
 def unwrap_whole_answer(text: str) -> str:
@@ -183,7 +191,7 @@ def normalize_answer(raw: str) -> NormalizedAnswer:
     text_key = make_text_key(raw[:MAX_ANSWER_CHARS])
     if len(raw) > MAX_ANSWER_CHARS:
         return NormalizedAnswer(raw, False, "", text_key)
-    text = unwrap_whole_answer(raw.translate(_UNICODE))
+    text = unwrap_whole_answer(_strip_quotes(unwrap_whole_answer(raw.translate(_UNICODE))))
     text = text.replace("\\\\$", "").replace("\\$", "").replace("$", "").replace("\\textdollar", "")
     for pattern, replacement in _SIMPLE_REWRITES:
         text = pattern.sub(replacement, text)

@@ -16,7 +16,8 @@ from openmath_kedro.answers.worker_pool import DeadlinePool, TaskResult
 # Recorded with graded generations; bump when verdicts can change. answers-2 (issue 12): letters after a
 # number are no unit, labelled/chained answers, more notations, the final_answer/last_math fallbacks.
 # answers-3: a choice letter followed by arithmetic ("(E) + 1") is an expression, not the choice; a decimal
-# literal equals a value only as its rounding or truncation (12441601.0 is not 12441600).
+# literal equals a value only as its rounding or truncation (12441601.0 is not 12441600); an equality between
+# numbers that differ (90-90=10) states no value; a quoted answer ("18") is its content.
 GRADER_VERSION = "answers-3"
 
 _pool_lock = threading.Lock()

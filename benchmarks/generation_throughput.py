@@ -1,14 +1,20 @@
-"""Generation throughput: the generation pipeline's node against plain ``vllm.LLM.generate``, as one JSON object.
+"""Generation throughput: the code_solutions node against plain ``vllm.LLM.generate``, as one JSON object.
 
-Both sides get the same prompts (GSM8K training problems in the few-shot code prompt, plain text), the same
-sampling and the same token budget, on the same machine in the same run, one after the other; engine start-up
-is excluded from both. The pipeline side is the real node (`generate_solutions`: prompt rendering, the
-code-interpreter loop, the sandbox, chunked persistence through the catalog dataset).
+Both sides get the same prompts (GSM8K problems in the few-shot code prompt, plain text), the same sampling and
+the same token budget, on the same machine in the same run, one after the other; engine start-up is excluded
+from both. The pipeline side is the real node (`generate_solutions`: prompt rendering, the code-interpreter
+loop, the sandbox, chunked persistence through the catalog dataset).
+
+``--workload generation``: training problems sampled at temperature 0.7 with the generation settings.
+``--workload evaluation``: test problems with the settings the evaluation pipeline derives for the base model's
+greedy run (``solution_settings``: temperature 0, errors shown to the model, up to 6 code rounds).
+``--dtype``: auto (bfloat16 on CPUs with AVX512-BF16/AMX, else float32), bfloat16 or float32, both sides.
 
 - code_free: stop at ``<llm-code>`` too, so no code runs; the goal is >= 90% of the raw engine's tokens/s.
 - with_code: the normal loop (blocks executed in the sandbox, outputs fed back); reported as is.
 
     .venv/bin/python benchmarks/generation_throughput.py [--model data/06_models/teacher] [--problems 16]
+        [--workload generation|evaluation] [--dtype auto|bfloat16|float32]
 """
 
 from __future__ import annotations
@@ -21,20 +27,26 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from openmath_kedro.code_solutions.nodes import MASKED_COLUMNS, generate_solutions
 from openmath_kedro.datasets import GenerationChunksDataset, JSONLinesDataset, ModelDirectory
+from openmath_kedro.engines.vllm_engine import cpu_dtype
+from openmath_kedro.pipelines.evaluation.nodes import solution_settings
 from openmath_kedro.prompts import load_prompt
 from openmath_kedro.run_resources import close_shared_resources, shared_engine
 
 
-def raw_vllm(*, model: str, prompts: list[str], max_tokens: int, stop: list[str], engine: dict) -> dict:
+def raw_vllm(
+    *, model: str, prompts: list[str], max_tokens: int, stop: list[str], engine: dict, temperature: float
+) -> dict:
     from vllm import LLM, SamplingParams
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     llm = LLM(model=model, dtype=engine["dtype"], max_model_len=engine["max_model_len"], seed=0,
               enforce_eager=True, enable_prefix_caching=True)  # fmt: skip
-    sampling = SamplingParams(temperature=0.7, top_p=0.95, max_tokens=max_tokens, stop=stop or None)
+    top_p = 0.95 if temperature > 0 else 1.0
+    sampling = SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop or None)
     started = time.perf_counter()
     outputs = llm.generate(prompts, sampling, use_tqdm=False)
     seconds = time.perf_counter() - started
@@ -63,20 +75,36 @@ def pipeline_node(*, problems: pd.DataFrame, checkpoint: ModelDirectory, params:
     }
 
 
+def evaluation_settings(*, engine: dict, max_tokens: int) -> dict:
+    """What the evaluation pipeline generates with for the base model's greedy GSM8K run, made comparable:
+    the same engine, token budget and batching as the raw side (no chat template: plain-text prompts)."""
+    block = yaml.safe_load(Path("conf/base/parameters_evaluation.yml").read_text())["evaluation"]
+    block["runs"]["greedy"]["sampling"]["max_tokens"] = max_tokens
+    block["interpreter"]["max_generated_tokens"] = max_tokens
+    block["models"]["base"]["use_chat_template"] = False
+    block["benchmarks"]["gsm8k"]["max_problems"] = None
+    block |= {"engine": engine, "chunk_size": 4, "batch_size": 256}
+    return solution_settings(block, model="base", run="greedy", benchmark="gsm8k")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="data/06_models/teacher")
     parser.add_argument("--problems", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--workload", choices=["generation", "evaluation"], default="generation")
+    parser.add_argument("--dtype", choices=["auto", "bfloat16", "float32"], default="auto")
     arguments = parser.parse_args()
 
     checkpoint = ModelDirectory(path=Path(arguments.model))
+    split = "train" if arguments.workload == "generation" else "test"
     problems = (
-        JSONLinesDataset(filepath="data/03_primary/problems/gsm8k/train.jsonl")
+        JSONLinesDataset(filepath=f"data/03_primary/problems/gsm8k/{split}.jsonl")
         .load()
         .head(arguments.problems)
     )
-    engine = {"kind": "vllm", "dtype": "float32", "max_model_len": 3072, "seed": 0}
+    dtype = cpu_dtype() if arguments.dtype == "auto" else arguments.dtype
+    engine = {"kind": "vllm", "dtype": dtype, "max_model_len": 3072, "seed": 0}
     base = {
         "engine": engine,
         "num_samples": 1,
@@ -91,6 +119,9 @@ def main() -> None:
         "batch_size": 256,  # ... generated together, so the engine sees every prompt at once, as the raw side
         "benchmarks": {"gsm8k": {"prompt": "code_fewshot", "examples": "gsm8k"}},
     }
+    if arguments.workload == "evaluation":
+        base = evaluation_settings(engine=engine, max_tokens=arguments.max_tokens)
+    temperature = base["sampling"]["temperature"]
     prompt = load_prompt("code_fewshot", examples="gsm8k")
     prompts = [prompt.render(problem=text) for text in problems["problem"]]
     # code-free: no block can open, so both sides make one engine call per sample with the same budget
@@ -99,7 +130,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         raw = raw_vllm(model=str(checkpoint.path), prompts=prompts, max_tokens=arguments.max_tokens,
-                       stop=["<llm-code>", "</llm-code>", "<llm-code-output>"], engine=engine)  # fmt: skip
+                       stop=["<llm-code>", "</llm-code>", "<llm-code-output>"], engine=engine,
+                       temperature=temperature)  # fmt: skip
         ours = pipeline_node(
             problems=problems, checkpoint=checkpoint, params=code_free, folder=Path(scratch) / "a"
         )
@@ -115,6 +147,8 @@ def main() -> None:
                     "max_tokens": arguments.max_tokens,
                     "model": arguments.model,
                     "dtype": engine["dtype"],
+                    "workload": arguments.workload,
+                    "temperature": temperature,
                     "cpu_count": os.cpu_count(),
                 },  # fmt: skip
                 "raw_vllm_generate": raw,

@@ -6,7 +6,9 @@ Namespaces are ``evaluation.<model>.<benchmark>`` (metrics, per-problem results)
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
+from functools import partial, update_wrapper
+from typing import Any
 
 from kedro.pipeline import Pipeline, node, pipeline
 
@@ -18,12 +20,17 @@ from .nodes import grade_evaluation, solution_settings, summarize_benchmark
 PARAMS = "params:evaluation"
 
 
+def _bound(function: Callable[..., Any], **names: str) -> Callable[..., Any]:
+    """``function`` with its model / benchmark / run names bound, keeping its name for logs and kedro-viz."""
+    return update_wrapper(partial(function, **names), function)
+
+
 def _run(model: str, benchmark: str, run: str) -> Pipeline:
     """Settings -> code_solutions -> grades, under the relative namespace ``<run>``."""
     return pipeline(
         [
             node(
-                partial(solution_settings, model=model, run=run, benchmark=benchmark),
+                _bound(solution_settings, model=model, run=run, benchmark=benchmark),
                 inputs=PARAMS,
                 outputs="settings",
                 name="settings",
@@ -32,7 +39,7 @@ def _run(model: str, benchmark: str, run: str) -> Pipeline:
                 namespace=None, problems="problems", checkpoint="checkpoint", settings="settings"
             ),
             node(
-                partial(grade_evaluation, model=model, benchmark=benchmark),
+                _bound(grade_evaluation, model=model, benchmark=benchmark),
                 inputs=["generations", "problems", PARAMS],
                 outputs="graded_generations",
                 name="grade",
@@ -49,7 +56,7 @@ def _benchmark(model: str, benchmark: str) -> Pipeline:
         [
             *(_run(model, benchmark, run) for run in EVALUATION_RUNS),
             node(
-                partial(summarize_benchmark, model=model, benchmark=benchmark),
+                _bound(summarize_benchmark, model=model, benchmark=benchmark),
                 inputs=["greedy.graded_generations", "sampled.graded_generations", "problems", PARAMS],
                 outputs=["metrics", "problem_results", "votes"],
                 name="metrics",

@@ -39,6 +39,7 @@ from openmath_kedro.answers.evaluation import (
     ValueTooLarge,
     approximate,
     contains_infinity,
+    decimal_literals,
     exact_value,
     has_decimal,
     symbols_of,
@@ -366,7 +367,7 @@ class FormComparer:
             exact_a = exact_b = None
         if exact_a is not None and exact_b is not None:
             if tolerant:
-                rel_tol = Fraction(self.conventions.rel_tol)
+                rel_tol = Fraction(self.decimal_rel_tol(a, b))
                 equal = any(
                     _within_decimal_tolerance(x, y, rel_tol, resolution_x, resolution_y)
                     for x, resolution_x in self.resolved_readings(exact_a, predicted)
@@ -401,6 +402,19 @@ class FormComparer:
         distance = abs(exact_number.real - float(target))
         return Decision(bool(distance <= float(half_width) * (1 + 1e-9)), Stage.VALUE)
 
+    def decimal_rel_tol(self, a: Node, b: Node) -> float:
+        """``rel_tol``, but never looser than the relative precision written in the finest decimal literal:
+        ``12441601.0 x`` is precise to 0.1 in 1.2e7 (8e-9), so it is not ``12441600 x``, which 1e-6 accepted.
+        A computed float's last digits stay noise (``FLOAT_NOISE``)."""
+        precisions = [
+            float(_written_resolution(literal)) / abs(float(literal.value))
+            for literal in decimal_literals(a) + decimal_literals(b)
+            if literal.value != 0
+        ]
+        if not precisions:
+            return self.conventions.rel_tol
+        return min(self.conventions.rel_tol, max(FLOAT_NOISE, min(precisions)))
+
     def readings(self, value: Any, percent: bool) -> tuple[Any, ...]:
         """A percent answer also reads as a fraction of one: ``25\\%`` is 25 and 0.25."""
         return (value, value / 100) if percent and self.conventions.percent_reading else (value,)
@@ -423,7 +437,9 @@ class FormComparer:
             return self.symbolic_or_raise(predicted.expr, expected.expr, Stage.SYMBOLIC)
         if tolerant:
             equal = any(
-                _within_decimal_tolerance(x, y, self.conventions.rel_tol, resolution_x, resolution_y)
+                _within_decimal_tolerance(
+                    x, y, self.decimal_rel_tol(predicted.expr, expected.expr), resolution_x, resolution_y
+                )
                 for x, resolution_x in self.resolved_readings(value_a, predicted)
                 for y, resolution_y in self.resolved_readings(value_b, expected)
             )
@@ -440,7 +456,7 @@ class FormComparer:
         return self.symbolic_or_raise(predicted.expr, expected.expr, Stage.SYMBOLIC)
 
     def expressions(self, a: Node, b: Node, symbols: tuple[str, ...], tolerant: bool) -> Decision:
-        rel_tol = self.conventions.rel_tol if tolerant else EXACT_TOLERANCE
+        rel_tol = self.decimal_rel_tol(a, b) if tolerant else EXACT_TOLERANCE
         agreed = 0
         undecided = False
         for point in _random_points(symbols):

@@ -128,6 +128,13 @@ def has_decimal(node: Node) -> bool:
     return any(has_decimal(child) for child in _children(node))
 
 
+def decimal_literals(node: Node) -> list[Num]:
+    """Every decimal literal in an expression (``0.5x + 12.0`` -> 0.5, 12.0)."""
+    if isinstance(node, Num):
+        return [node] if node.decimal else []
+    return [literal for child in _children(node) for literal in decimal_literals(child)]
+
+
 def symbols_of(node: Node) -> frozenset[str]:
     if isinstance(node, Sym):
         return frozenset((node.name,))

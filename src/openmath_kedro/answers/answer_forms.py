@@ -193,7 +193,7 @@ def parse_answer_form(answer: NormalizedAnswer, choice_letters: str = "") -> For
     """The shape of a normalized answer (cached by the full normalized answer)."""
     if len(answer.text) > MAX_ANSWER_CHARS:
         raise AnswerTooComplex("answer too long")
-    form = _parse_form(answer.text, choice_letters, 0)
+    form = _parse_form(answer.text, choice_letters, 0, percent=answer.percent)
     if answer.percent and isinstance(form, Scalar):
         return Scalar(form.expr, percent=True)
     return form
@@ -205,7 +205,7 @@ def _parse_items(parts: list[str], choice_letters: str, depth: int) -> tuple[For
     return tuple(_parse_form(part, choice_letters, depth + 1) for part in parts)
 
 
-def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
+def _parse_form(text: str, choice_letters: str, depth: int, *, percent: bool = False) -> Form:
     if depth > 8:
         raise AnswerTooComplex("structure nested too deeply")
     text = text.strip()
@@ -257,7 +257,7 @@ def _parse_form(text: str, choice_letters: str, depth: int) -> Form:
 
     sides = split_top_level(text, _RELATIONS)
     if len(sides) > 1:
-        return _relation(text, sides, choice_letters, depth)
+        return _relation(text, sides, choice_letters, depth, percent=percent)
 
     ratio = split_top_level(text, _RATIO)
     if len(ratio) > 1 and all(ratio):
@@ -306,13 +306,13 @@ def _assignments_as_tuple(items: tuple[Form, ...]) -> Sequence | None:
     return Sequence("(", ")", tuple(Scalar(item.rhs) for item in ordered))  # type: ignore[union-attr]
 
 
-def _relation(text: str, sides: list[str], choice_letters: str, depth: int) -> Form:
+def _relation(text: str, sides: list[str], choice_letters: str, depth: int, *, percent: bool = False) -> Form:
     if not all(sides):
         return Text(" ".join(text.split()))  # fragments ("= 5", "x =") stay text
     ops = [match.group() for match in _RELATIONS.finditer(text) if _at_top_level(text, match.start())]
     if len(ops) != len(sides) - 1:
         return Text(" ".join(text.split()))
-    if _equates_different_numbers(sides, ops):
+    if _equates_different_numbers(sides, ops, percent=percent):
         return FalseStatement(" ".join(text.split()))
     if len(sides) == 2:
         try:
@@ -334,9 +334,9 @@ def _relation(text: str, sides: list[str], choice_letters: str, depth: int) -> F
     return Labelled(value)
 
 
-def _equates_different_numbers(sides: list[str], ops: list[str]) -> bool:
+def _equates_different_numbers(sides: list[str], ops: list[str], *, percent: bool = False) -> bool:
     """Some ``=`` joins two exact numbers (no variable, no decimal: ``\\frac13 = 0.33`` is a rounding) whose
-    values differ."""
+    values differ; with a percent sign in the answer also as percent readings (``25\\% = \\frac14`` is true)."""
     values: list[Fraction | None] = []
     for side in sides:
         try:
@@ -346,7 +346,11 @@ def _equates_different_numbers(sides: list[str], ops: list[str]) -> bool:
             exact = None
         values.append(exact)
     return any(
-        op == "=" and first is not None and second is not None and first != second
+        op == "="
+        and first is not None
+        and second is not None
+        and first != second
+        and not (percent and (first == second * 100 or second == first * 100))
         for first, op, second in zip(values, ops, values[1:], strict=False)
     )
 

@@ -34,7 +34,7 @@ from openmath_kedro.datasets import GenerationChunksDataset, JSONLinesDataset, M
 from openmath_kedro.engines.vllm_engine import cpu_dtype
 from openmath_kedro.pipelines.evaluation.nodes import solution_settings
 from openmath_kedro.prompts import load_prompt
-from openmath_kedro.run_resources import close_shared_resources, shared_engine
+from openmath_kedro.run_resources import close_shared_resources, shared_engine, shared_sandbox
 
 
 def raw_vllm(
@@ -57,7 +57,12 @@ def raw_vllm(
 
 def pipeline_node(*, problems: pd.DataFrame, checkpoint: ModelDirectory, params: dict, folder: Path) -> dict:
     engine_settings = {**params["engine"], "model": str(checkpoint.path)}
-    shared_engine(engine_settings).start()  # start-up excluded, as for the raw engine
+    shared_engine(engine_settings).start()  # start-up excluded, as for the raw engine ...
+    interpreter = params["interpreter"]  # ... and the sandbox pool's (its workers fork once per run)
+    shared_sandbox(
+        timeout_s=interpreter.get("code_timeout_s", 10.0),
+        max_output_chars=interpreter.get("max_output_chars", 1000),
+    )
     started = time.perf_counter()
     chunks = generate_solutions(problems, pd.DataFrame(columns=MASKED_COLUMNS), checkpoint, {}, params)
     GenerationChunksDataset(path=str(folder)).save(chunks)

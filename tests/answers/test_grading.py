@@ -112,12 +112,13 @@ FIRST_TERMS = [
 EXTRA_TERMS = ["+1", " + 1", " - 2", r" \cdot 2", r" \times 3", " = 3", "/2", "^2"]
 
 
-@pytest.mark.parametrize("first", FIRST_TERMS)
-@pytest.mark.parametrize("extra", EXTRA_TERMS)
+@pytest.mark.parametrize(
+    ("first", "extra"),
+    # "5 cm^2" squares the unit, not the value: that pair is no extra term
+    [(f, e) for f in FIRST_TERMS for e in EXTRA_TERMS if not (e == "^2" and f in ("5 cm", r"3\text{ m}"))],
+)
 def test_an_expression_with_extra_terms_never_equals_its_first_term(first: str, extra: str) -> None:
     """Normalization (choice letters, units) must not cut what follows the first term: ``\\text{(E)}+1``
     equalled ``(E)``."""
-    if extra == "^2" and first in ("5 cm", r"3\text{ m}"):
-        pytest.skip("5 cm^2 squares the unit, not the value")
     for conventions in (AnswerConventions(), AnswerConventions(choice_letters="ABCDE")):
         assert not grade(first + extra, first, conventions=conventions).equivalent, (first + extra, first)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openmath_kedro.answers import AnswerConventions
+from openmath_kedro.answers import AnswerConventions, is_equivalent
 from openmath_kedro.metrics import cluster_answers
 
 
@@ -37,9 +37,11 @@ def test_conventions_are_used():
 
 
 def test_leader_rule_when_equivalence_is_not_transitive():
-    # within the default rel_tol of 1e-6: 1 ~ 1.0000008 and 1.0000008 ~ 1.0000016, but 1 !~ 1.0000016;
-    # each answer is compared with cluster leaders only, so the third answer starts its own cluster
-    [labels] = cluster_answers(answers=[["1", "1.0000008", "1.0000016"]])
+    # with rel_tol 1e-2, 0.33 ~ 1/3 and 1/3 ~ 0.333 (each a rounding of 1/3 within the tolerance), but
+    # 0.33 !~ 0.333; each answer is compared with cluster leaders only, so the order decides
+    conventions = AnswerConventions(rel_tol=1e-2)
+    assert not is_equivalent("0.33", "0.333", conventions=conventions)
+    [labels] = cluster_answers(answers=[["0.33", "1/3", "0.333"]], conventions=conventions)
     assert labels == [0, 0, 1]
-    [labels] = cluster_answers(answers=[["1.0000008", "1", "1.0000016"]])
+    [labels] = cluster_answers(answers=[["1/3", "0.33", "0.333"]], conventions=conventions)
     assert labels == [0, 0, 0]

@@ -10,7 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from openmath_kedro.answers import conventions_for
 from openmath_kedro.benchmark_sets import EVALUATED_MODELS, EVALUATION_SETS
+from openmath_kedro.prompts import PromptError, load_prompt
 
 
 class _Strict(BaseModel):
@@ -347,6 +349,17 @@ class EvaluationParams(_Strict):
             )
         if any(k < 1 for k in self.majority_ks):
             raise ValueError("majority_ks must be at least 1")
+        # prompts and answer conventions are checked here, before any work, not when their node runs
+        for name, model in self.models.items():
+            try:
+                load_prompt(model.prompt)
+            except PromptError as error:
+                raise ValueError(f"models.{name}.prompt: {error}") from error
+        for name, benchmark in self.benchmarks.items():
+            try:
+                conventions_for(name, benchmark.conventions)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"benchmarks.{name}.conventions: {error}") from error
         return self
 
 

@@ -103,6 +103,14 @@ def test_a_model_path_is_served_instead_of_the_slot_checkpoint(tmp_path: Path):
         ),
         ({"majority_ks": [1, 64]}, r"majority_ks \[64\] exceed runs.sampled.num_samples=4"),
         ({"engine": {"dtype": "auto"}}, r"engine.kind is required"),
+        (
+            {"models__base__prompt": "few_shot"},
+            r"models.base.prompt: unknown template 'few_shot'; available: code_fewshot",
+        ),
+        (
+            {"benchmarks__tabmwp__conventions": {"tolerance": 0.1}},
+            r"benchmarks.tabmwp.conventions: .*tolerance",
+        ),
     ],
 )
 def test_bad_parameters_are_refused_when_the_run_starts(changes, message):

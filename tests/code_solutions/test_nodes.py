@@ -243,3 +243,12 @@ def test_a_prompt_longer_than_the_context_is_an_error_before_any_generation(engi
     assert engine.batches == []
     engine.max_model_len = 100_000
     assert len(generate(table, params())) == 3
+
+
+def test_the_context_check_reads_the_length_the_engine_knows_once_started(engine):
+    """Without max_model_len in the settings, vLLM's context length is known only after it started."""
+    engine.max_model_len = None
+    engine.count_tokens = lambda text: len(text.split())
+    engine.start = lambda: setattr(engine, "max_model_len", 64)
+    with pytest.raises(ValueError, match=r"do not fit the context of /models/teacher \(64 tokens\)"):
+        nodes.generate_solutions(problems(1), NO_MASKS, CHECKPOINT, {}, params())

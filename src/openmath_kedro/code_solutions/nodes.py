@@ -324,6 +324,8 @@ def _check_prompts_fit(plans: list[ChunkPlan], *, context: _GenerationContext) -
     count = getattr(engine, "count_tokens", None)
     if not callable(count):
         return
+    if callable(start := getattr(engine, "start", None)):
+        start()  # the context length is only known once started when the settings do not give it
     limit = int(engine.max_model_len) - 1  # vLLM needs room for one generated token at least
     prefix = context.selection.solution_prefix
     too_long = [

@@ -114,3 +114,9 @@ def test_charts_have_one_trace_per_model_and_per_model_benchmark():
     curves = majority_chart(long_table)
     assert [list(trace.x) for trace in curves.data] == [[1, 4], [1, 4]]
     assert list(curves.data[0].y) == [25.0, 50.0]
+
+
+def test_no_evaluated_problem_gives_an_empty_comparison():
+    empty = pd.DataFrame(columns=["problem_id", "greedy_correct", "model", "benchmark"])
+    table = compare_models(PARAMS, empty, empty)
+    assert table.empty and "difference_low" in table.columns

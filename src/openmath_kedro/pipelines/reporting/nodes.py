@@ -28,14 +28,14 @@ def compare_models(params: dict[str, Any], *problem_results: pd.DataFrame) -> pd
     """
     settings = ReportingParams.model_validate(params)
     reference, candidate = settings.compare
-    results = pd.concat([table for table in problem_results if not table.empty], ignore_index=True)
-    if results.empty:
+    evaluated = [table for table in problem_results if not table.empty]
+    if not evaluated:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    results = pd.concat(evaluated, ignore_index=True)
     rows = []
-    score_columns = [
-        c for c in results.columns if c == "greedy_correct" or re.fullmatch(r"maj@\d+_correct", c)
-    ]
-    majority = sorted((c for c in score_columns if c.startswith("maj@")), key=lambda c: int(c[4:-8]))
+    majority = sorted(
+        (c for c in results.columns if re.fullmatch(r"maj@\d+_correct", c)), key=lambda c: int(c[4:-8])
+    )
     for column in ["greedy_correct", *majority[-1:]]:
         if column not in results:
             continue

@@ -23,4 +23,7 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # Environments (conf/local, --env gpu) and --params override keys, not whole blocks: with the default
+    # destructive merge, `finetuning: {seed: 1}` in conf/local would drop every other finetuning setting.
+    "merge_strategy": {"parameters": "soft", "globals": "soft"},
 }

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
+
+from .atomic_write import atomic_path
 
 
 class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
@@ -52,19 +52,11 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     def _save(self, data: pd.DataFrame) -> None:
         if not isinstance(data, pd.DataFrame):
             raise DatasetError(f"{self._filepath}: expected a pandas DataFrame, got {type(data).__name__}")
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self._filepath.parent, prefix=f".{self._filepath.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as stream:
-                for record in data.to_dict(orient="records"):
-                    record = {key: _missing_to_none(value) for key, value in record.items()}
-                    stream.write(
-                        json.dumps(record, ensure_ascii=False, allow_nan=False, default=_json_default)
-                    )
-                    stream.write("\n")
-            os.replace(tmp_name, self._filepath)
-        finally:
-            Path(tmp_name).unlink(missing_ok=True)
+        with atomic_path(self._filepath) as temporary, temporary.open("w", encoding="utf-8") as stream:
+            for record in data.to_dict(orient="records"):
+                record = {key: _missing_to_none(value) for key, value in record.items()}
+                stream.write(json.dumps(record, ensure_ascii=False, allow_nan=False, default=_json_default))
+                stream.write("\n")
 
     def preview(self, nrows: int = 5) -> TablePreview:
         """The first rows, for kedro-viz (long texts shortened to keep the panel readable)."""

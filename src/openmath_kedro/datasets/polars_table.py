@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
+
+from .atomic_write import atomic_path
 
 FORMATS = ("parquet", "ndjson")
 PREVIEW_CHARS = 300  # longer texts are shortened in kedro-viz previews
@@ -67,17 +67,11 @@ class PolarsTableDataset(AbstractDataset[pl.DataFrame, pl.DataFrame]):
     def _save(self, data: pl.DataFrame) -> None:
         if not isinstance(data, pl.DataFrame):
             raise DatasetError(f"{self._filepath}: expected a polars DataFrame, got {type(data).__name__}")
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self._filepath.parent, prefix=f".{self._filepath.name}.")
-        os.close(fd)
-        try:
+        with atomic_path(self._filepath) as temporary:
             if self._file_format == "parquet":
-                data.write_parquet(tmp_name, **self._save_args)
+                data.write_parquet(temporary, **self._save_args)
             else:
-                data.write_ndjson(tmp_name, **self._save_args)
-            os.replace(tmp_name, self._filepath)
-        finally:
-            Path(tmp_name).unlink(missing_ok=True)
+                data.write_ndjson(temporary, **self._save_args)
 
     def preview(self, nrows: int = 5) -> TablePreview:
         """The first rows, for kedro-viz (texts longer than 300 characters shortened)."""

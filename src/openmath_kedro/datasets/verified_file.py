@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -15,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+
+from .atomic_write import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -136,15 +136,9 @@ class VerifiedFileDataset(AbstractDataset[None, RawFile]):
 
     def _atomic_write(self, write: Callable[[Path], object], *, source: str) -> str:
         """Write through a temporary file, verify it, then move it into place."""
-        fd, tmp_name = tempfile.mkstemp(dir=self._filepath.parent, prefix=f".{self._filepath.name}.")
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            write(tmp)
+        with atomic_path(self._filepath) as temporary:
+            write(temporary)
             # Verified before the rename, so a bad source never lands at filepath.
-            actual = sha256_of(tmp)
+            actual = sha256_of(temporary)
             self._check_checksum(actual, source=source)
-            os.replace(tmp, self._filepath)
-            return actual
-        finally:
-            tmp.unlink(missing_ok=True)
+        return actual

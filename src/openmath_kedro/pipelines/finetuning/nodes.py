@@ -52,8 +52,7 @@ def plan_training(
     examples = table.select(*REQUIRED_COLUMNS).to_dicts()
     key = settings_hash(
         {
-            "student": str(student.path),
-            "student_provenance": student.provenance,
+            "student": student.content_hash,  # the weights, not the folder they sit in
             "settings": settings.model_dump(exclude={"logging_steps", "average_last"}),
             "examples": hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest(),
         }

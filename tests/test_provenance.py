@@ -13,6 +13,7 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline, node, pipeline
 
+from openmath_kedro.outputs import describe_outputs
 from openmath_kedro.provenance import (
     STORE_DIR,
     KeyedDataCatalog,
@@ -204,8 +205,14 @@ def test_runs_redo_stale_outputs_only_and_a_moved_project_reuses_everything(tmp_
     assert _records(moved) == first
 
     # a parameter every node of the pipeline reads: all of its outputs are made again, with the new key
-    with kedro_session(moved, runtime_params={"data_preparation": {"allow_count_mismatch": True}}, **run):
+    (moved / "conf/local/parameters_data_preparation.yml").write_text(
+        "data_preparation:\n  allow_count_mismatch: true\n"
+    )
+    listed = {name: size for name, _, size in describe_outputs(moved)}
+    assert "stale" in listed["data_preparation.gsm8k.test_problems"]
+    with kedro_session(moved, **run):
         pass
+    assert not any("stale" in size for _, _, size in describe_outputs(moved))
     after = _records(moved)
     assert set(after) == set(first)
     assert all(after[name]["key"] != first[name]["key"] for name in first)

@@ -8,16 +8,27 @@ from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from openmath_kedro.provenance import STORE_DIR, ProvenanceStore, expected_keys, source_key
+
 RESULTS_TABLE = "reporting.results.markdown"  # printed after the list: the question the recipe answers
 
 
 def describe_outputs(project_path: Path) -> list[tuple[str, str, str]]:
-    """(dataset, location, size) for every persisted output of the default pipeline that exists."""
+    """(dataset, location, size) for every persisted output of the default pipeline that exists; the size of an
+    output made from other inputs than the current ones says so."""
     bootstrap_project(project_path)
     with KedroSession.create(project_path=project_path) as session:
         catalog = session.load_context().catalog
+        graph = pipelines["__default__"]
+        store = ProvenanceStore(project_path / STORE_DIR)
+        keys = expected_keys(
+            graph=graph,
+            running=graph,
+            source_key=lambda name: source_key(catalog, name, store=store),
+            recorded_key=store.key,
+        )
         rows = []
-        for name in sorted(pipelines["__default__"].all_outputs()):
+        for name in sorted(graph.all_outputs()):
             dataset = catalog.get(name)
             location = _location(dataset)
             if location is None or not location.exists():
@@ -28,6 +39,9 @@ def describe_outputs(project_path: Path) -> list[tuple[str, str, str]]:
             else:
                 files = [location] if location.is_file() else [f for f in location.rglob("*") if f.is_file()]
                 size = _bytes(sum(f.stat().st_size for f in files))
+            recorded = store.key(name)
+            if recorded is not None and recorded != keys.get(name):
+                size += " (stale: made from other inputs; `make run` makes it again)"
             rows.append((name, str(location), size))
     return rows
 

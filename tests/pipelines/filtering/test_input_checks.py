@@ -34,8 +34,8 @@ def test_missing_column_is_named():
         ("sample_index", [0.5], r"column 'sample_index' should be integer, got Float64, e.g. 0.5"),
         ("generation", [42], r"column 'generation' should be string, got Int64, e.g. 42"),
         ("code_errors", ["many"], r"column 'code_errors' should be integer, got String"),
-        ("is_correct", [None], r"column 'is_correct' has 1 missing values \(first in row 0\)"),
-        ("is_correct", [True, None], r"column 'is_correct' has 1 missing values \(first in row 1\)"),
+        ("is_correct", [None], r"column 'is_correct' has 1 missing values \(first in row 1\)"),
+        ("is_correct", [True, None], r"column 'is_correct' has 1 missing values \(first in row 2\)"),
         ("generation", [["a", 1]], r"column 'generation' should hold string values but mixes types"),
     ],
 )

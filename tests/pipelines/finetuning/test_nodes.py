@@ -37,7 +37,7 @@ def test_a_missing_column_is_named(student):
 def test_an_empty_field_names_the_row_and_problem(student):
     table = sft_set(completion=["It is \\boxed{1}.", "  ", "It is \\boxed{3}."])
     with pytest.raises(
-        ValueError, match=r"1 rows have an empty 'completion', e.g. row 1 \(problem gsm8k/train/1\)"
+        ValueError, match=r"1 rows have an empty 'completion', e.g. row 2 \(problem gsm8k/train/1\)"
     ):
         plan_training(table, student, {})
 

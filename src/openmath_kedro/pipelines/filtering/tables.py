@@ -151,7 +151,7 @@ def _column(table: pd.DataFrame | pl.DataFrame, spec: ColumnSpec, *, what: str) 
         example = f", e.g. {first[0]!r}" if first else ""
         raise SchemaError(f"{what}: column '{spec.name}' should be {spec.kind}, got {series.dtype}{example}")
     if spec.required and series.null_count():
-        row = int(series.is_null().arg_max() or 0)
+        row = int(series.is_null().arg_max() or 0) + 1  # rows count from 1, as lines do in messages
         raise SchemaError(
             f"{what}: column '{spec.name}' has {series.null_count()} missing values (first in row {row})"
         )

@@ -38,7 +38,7 @@ def plan_training(
     for column in REQUIRED_COLUMNS:
         if column not in table.columns:
             raise ValueError(f"SFT set: column '{column}' missing (has {', '.join(table.columns)})")
-        empty = table.with_row_index("row").filter(
+        empty = table.with_row_index("row", offset=1).filter(  # rows count from 1, as lines do in messages
             pl.col(column).is_null() | (pl.col(column).cast(pl.String).str.strip_chars() == "")
         )
         if len(empty):

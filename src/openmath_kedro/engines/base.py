@@ -43,6 +43,10 @@ class Completion:
     tokens_in: int = 0
     tokens_out: int = 0
     error: str | None = None  # set when finish_reason == "error" (e.g. the prompt is longer than the context)
+    # With finish_reason "error": True when the request itself was refused (too long, invalid) and sending it
+    # again gets the same answer; False (the default) when the engine or the transport failed (server down,
+    # overloaded, request aborted), so the same request may well succeed later.
+    rejected: bool = False
 
 
 class EngineError(RuntimeError):

@@ -1,13 +1,22 @@
 """Any OpenAI-compatible server (vLLM's OpenAI server, llama.cpp server, hosted APIs) over plain HTTP/JSON.
 
 Requests go to several base URLs at once (least in-flight first, round-robin among equals) from a bounded
-thread pool. 429, 5xx, timeouts and connection errors are retried with exponential backoff and jitter; other
-4xx answers (e.g. context length exceeded) become that request's error completion. When no base URL can be
-reached at all, ``generate`` raises EngineError naming every URL tried.
+thread pool. Transient failures (408, 409, 429, 5xx, timeouts, dropped connections) are retried with
+exponential backoff and jitter, waiting at least what a ``Retry-After`` header asks (up to a minute); a request
+still failing after ``max_retries`` becomes an error completion (the engine failed it: a later run may succeed).
+Failures that hold for every request stop ``generate`` at once with an EngineError: no base URL reachable
+(naming every URL tried), a refused API key (401, 403), a model or route the server does not know (404).
+Other 4xx answers (e.g. context length exceeded) are about the request itself: a ``rejected`` error
+completion, not retried.
+
+The retries are ours, not the ``openai`` client's, because they move between base URLs: a retry goes to the
+least-loaded URL that is up, and a URL that refuses connections is skipped without waiting out a backoff.
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import itertools
 import os
 import random
@@ -24,6 +33,7 @@ import httpx
 from .base import Completion, EngineError, GenerationRequest
 
 _RETRY_AFTER_CAP_S = 60.0
+_TRANSIENT_STATUSES = (408, 409, 429)  # request timeout, conflict, rate limit; and every 5xx
 _DOWN_S = 10.0  # how long an endpoint that refused a connection is avoided while others are up
 
 
@@ -190,12 +200,14 @@ class OpenAIEngine:
             time.sleep(self._delay(attempt, outcome.retry_after_s))
         if not reached:
             self._fatal = self._fatal or EngineError(
-                f"no OpenAI-compatible server reachable after {self.max_retries + 1} attempts; "
+                f"no OpenAI-compatible server reachable after {_attempts(self.max_retries + 1)}; "
                 f"tried {', '.join(tried)} (last error: {failure})"
             )
             raise self._fatal
         return Completion(
-            text="", finish_reason="error", error=f"gave up after {self.max_retries + 1} attempts: {failure}"
+            text="",
+            finish_reason="error",
+            error=f"gave up after {_attempts(self.max_retries + 1)}: {failure}",
         )
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
@@ -237,11 +249,19 @@ class OpenAIEngine:
                 "conf/local/credentials.yml with the right api_key (or $OPENAI_API_KEY)"
             )
             raise self._fatal
-        if status == 429 or status >= 500:
+        if status == 404:  # the same for every request: a model the server does not serve, or a wrong URL
+            self._fatal = self._fatal or EngineError(
+                f"{endpoint.url} does not serve model {self.model!r} ({message}): check engine.model and the "
+                f"base URL (it usually ends in /v1; GET {endpoint.url}/models lists the served models)"
+            )
+            raise self._fatal
+        if status in _TRANSIENT_STATUSES or status >= 500:
             return _Attempt(failure=message, retry_after_s=_retry_after(response))
         # any other answer will not change on retry: it belongs to this request only
         return _Attempt(
-            completion=Completion(text="", finish_reason="error", error=f"{endpoint.url}: {message}")
+            completion=Completion(
+                text="", finish_reason="error", error=f"{endpoint.url}: {message}", rejected=True
+            )
         )
 
     def _parse(self, answer: dict[str, Any], stop: Sequence[str]) -> Completion:
@@ -300,6 +320,10 @@ class OpenAIEngine:
         return delay
 
 
+def _attempts(count: int) -> str:
+    return f"{count} attempt" if count == 1 else f"{count} attempts"
+
+
 def _error_message(response: httpx.Response) -> str:
     """The message of an OpenAI-style (or vLLM-style) error body, else the start of the body."""
     try:
@@ -318,7 +342,23 @@ def _error_message(response: httpx.Response) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asks to wait: ``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP date."""
+    headers = response.headers
     try:
-        return float(response.headers["retry-after"])
+        return float(headers["retry-after-ms"]) / 1000
     except (KeyError, ValueError):
+        pass
+    value = headers.get("retry-after")
+    if value is None:
         return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return max(0.0, (moment - datetime.datetime.now(datetime.UTC)).total_seconds())

@@ -199,6 +199,8 @@ class OpenAIEngine:
                 continue  # fail over to a live endpoint at once; nothing to wait for
             time.sleep(self._delay(attempt, outcome.retry_after_s))
         if not reached:
+            # URLs other requests found down count too: this one skipped them for that reason
+            tried += [url for url in self._down_urls() if url not in tried]
             self._fatal = self._fatal or EngineError(
                 f"no OpenAI-compatible server reachable after {_attempts(self.max_retries + 1)}; "
                 f"tried {', '.join(tried)} (last error: {failure})"
@@ -305,6 +307,11 @@ class OpenAIEngine:
                 endpoint.down_until = time.monotonic() + _DOWN_S
             else:
                 endpoint.in_flight -= 1
+
+    def _down_urls(self) -> list[str]:
+        with self._lock:
+            now = time.monotonic()
+            return [endpoint.url for endpoint in self._endpoints if endpoint.down_until > now]
 
     def _any_up(self) -> bool:
         with self._lock:

@@ -16,6 +16,11 @@ from openmath_kedro.prompts import CODE_END, CODE_START, OUTPUT_START, format_co
 
 ErrorPolicy = Literal["stop", "continue"]
 
+# The finish_reason of a sample the engine failed (server down or overloaded past its retries, request
+# aborted, first request refused): not finished work. Such a sample is generated again by the next run;
+# a model's own failures (code errors, broken code, running out of tokens) are finished samples.
+ENGINE_ERROR = "error"
+
 
 class CodeSession(Protocol):
     def close(self) -> None: ...
@@ -67,7 +72,8 @@ class SolutionTask:
 
 @dataclass
 class SolutionResult:
-    """A finished sample. ``finish_reason``: stop, length, code_error, max_code_rounds, broken_code, error."""
+    """A sample's outcome. ``finish_reason``: stop, length, code_error, max_code_rounds, broken_code, or
+    ``ENGINE_ERROR`` (the engine failed it: ``error`` says how; generated again by the next run)."""
 
     generation: str = ""
     num_code_calls: int = 0
@@ -164,7 +170,12 @@ def _absorb(
         result.tokens_in = completion.tokens_in  # the prompt once; continuations re-send our own text
     result.tokens_out += completion.tokens_out
     if completion.finish_reason == "error":
-        return ("error", completion.error or "the engine returned an error")
+        message = completion.error or "the engine returned an error"
+        if completion.rejected and result.num_code_calls > 0:
+            # a continuation refused for itself (the model's text and code outputs outgrew the context):
+            # the solution is over, as with "length", and sending it again would get the same answer
+            return ("length", message)
+        return (ENGINE_ERROR, message)
     result.generation += completion.text
     if completion.stop_reason == CODE_START:
         return ("max_code_rounds",)

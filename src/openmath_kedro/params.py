@@ -92,6 +92,14 @@ class GenerationParams(_Strict):
         ge=1,
         description="samples generated together (whole chunks, at least one) per engine batch",
     )
+    max_engine_error_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of the samples a run generates that the engine may fail (server down or overloaded "
+        "past its retries, request aborted) before the run fails; failed samples are generated again by the "
+        "next run either way",
+    )
     masking: MaskingParams = Field(default_factory=MaskingParams)
     shard: int = Field(default=0, ge=0)
     num_shards: int = Field(default=1, ge=1)

@@ -10,8 +10,9 @@ import functools
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from openmath_kedro.cache_keys import settings_hash
-from openmath_kedro.code_interpreter import InterpreterSettings, SolutionResult, SolutionTask, solve_with_code
+from openmath_kedro.code_interpreter import (
+    ENGINE_ERROR,
+    InterpreterSettings,
+    SolutionResult,
+    SolutionTask,
+    solve_with_code,
+)
+from openmath_kedro.datasets.generation_chunks import SavedChunk
 from openmath_kedro.datasets.model_directory import ModelDirectory
-from openmath_kedro.engines.base import GenerationRequest, SamplingParams
+from openmath_kedro.engines.base import EngineError, GenerationRequest, SamplingParams
 from openmath_kedro.params import BenchmarkGeneration, GenerationParams
 from openmath_kedro.prompts import (
     MATH_SUBJECT_SETS,
@@ -105,6 +113,11 @@ def generate_solutions(
     Returning functions lets the chunk dataset persist every chunk as soon as it is generated, so a killed
     run keeps its finished chunks; chunks already on disk are not generated again. Consecutive chunks are
     generated together up to ``batch_size`` samples, so the engine gets full batches even with small chunks.
+
+    Samples the engine failed are not finished work: their chunk is saved as unfinished and the next run
+    generates just those samples again. When more than ``max_engine_error_share`` of the samples fail, saving
+    fails once every chunk is on disk (at once when a whole batch failed: the server is not serving) with a
+    message that names the server, the error and the counts.
     """
     settings = GenerationParams.model_validate(params)
     problems = _with_masked_solutions(problems, masked_solutions)
@@ -112,9 +125,12 @@ def generate_solutions(
     context = _GenerationContext.create(settings=settings, benchmark=benchmark, checkpoint=checkpoint)
     plans = plan_chunks(problems, benchmark=benchmark, settings=settings, run_key=context.key)
     mine = [plan for plan in plans if plan.index % settings.num_shards == settings.shard]
-    todo = [plan for plan in mine if plan.chunk_id not in completed_chunks]
+    todo = [plan for plan in mine if not _is_finished(completed_chunks.get(plan.chunk_id))]
+    unfinished = {
+        plan.chunk_id: completed_chunks[plan.chunk_id] for plan in todo if plan.chunk_id in completed_chunks
+    }
     logger.info(
-        "%s: %d problems in %d chunks, %d for shard %d/%d, %d already done, %d to generate (run key %s)",
+        "%s: %d problems in %d chunks, %d for shard %d/%d, %d already done, %d to generate%s (run key %s)",
         benchmark,
         sum(len(p.problems) for p in plans),
         len(plans),
@@ -123,6 +139,7 @@ def generate_solutions(
         settings.num_shards,
         len(mine) - len(todo),
         len(todo),
+        f" ({len(unfinished)} to complete: samples the engine failed)" if unfinished else "",
         context.key,
     )
     if todo:
@@ -130,13 +147,24 @@ def generate_solutions(
     progress = _Progress(total=sum(len(p.problems) for p in todo) * settings.num_samples, benchmark=benchmark)
     waves = _waves(todo, chunk_samples=settings.chunk_size * settings.num_samples, batch=settings.batch_size)
     finished: dict[str, pd.DataFrame] = {}
-    return {
-        plan.chunk_id: functools.partial(
-            _chunk_table, plan.chunk_id, wave=wave, finished=finished, context=context, progress=progress
-        )
-        for wave in waves
-        for plan in wave
-    }
+    failures = _EngineFailures(context=context)
+    return _ChunkJobs(
+        {
+            plan.chunk_id: functools.partial(
+                _chunk_table,
+                plan.chunk_id,
+                wave=wave,
+                finished=finished,
+                context=context,
+                progress=progress,
+                unfinished=unfinished,
+                failures=failures,
+            )
+            for wave in waves
+            for plan in wave
+        },
+        after_save=failures.check,
+    )
 
 
 def mask_reference_solutions(
@@ -350,7 +378,7 @@ def _check_prompts_fit(plans: list[ChunkPlan], *, context: _GenerationContext) -
         raise ValueError(
             f"{context.benchmark}: {len(too_long)} prompts do not fit the context of {context.model} "
             f"({limit + 1} tokens), the longest is problem {longest[0]} with {longest[1]} tokens. Raise "
-            "engine.max_model_len (up to the model's limit), use a prompt with fewer few-shot examples, or "
+            "engine.vllm.max_model_len (up to the model's limit), use a prompt with fewer few-shot examples, or "
             "select fewer problems."
         )
 
@@ -368,22 +396,50 @@ def _chunk_table(
     finished: dict[str, pd.DataFrame],
     context: _GenerationContext,
     progress: _Progress,
+    unfinished: dict[str, Callable[[], pd.DataFrame]],
+    failures: _EngineFailures,
 ) -> pd.DataFrame:
-    """The chunk's samples; the first chunk of a wave to be saved generates the whole wave."""
+    """The chunk's samples; the first chunk of a wave to be saved generates the whole wave.
+
+    A wave whose every sample the engine failed stops the run here (when the share passes the limit), before
+    the next wave: the server is not serving, and each further request would only wait out its retries.
+    """
     if chunk_id not in finished:
-        finished.update(_generate_wave(wave, context=context, progress=progress))
-    return finished.pop(chunk_id)
+        failures.start_wave()
+        try:
+            finished.update(
+                _generate_wave(
+                    wave, context=context, progress=progress, unfinished=unfinished, failures=failures
+                )
+            )
+            failures.end_wave()
+        except BaseException:
+            progress.close()  # the run stops here: end the bar before the error is shown
+            raise
+    table = finished.pop(chunk_id)
+    failures.count_saved(table)
+    return table
 
 
 def _generate_wave(
-    wave: list[ChunkPlan], *, context: _GenerationContext, progress: _Progress
+    wave: list[ChunkPlan],
+    *,
+    context: _GenerationContext,
+    progress: _Progress,
+    unfinished: dict[str, Callable[[], pd.DataFrame]],
+    failures: _EngineFailures,
 ) -> dict[str, pd.DataFrame]:
+    """The wave's chunks; of a chunk saved unfinished, only the samples the engine failed are generated."""
     settings = context.settings
     interpreter = InterpreterSettings(**settings.interpreter.model_dump())
     tasks: dict[str, list[SolutionTask]] = {}
     rows: dict[str, dict[str, Any]] = {}
+    kept = _finished_samples(wave, unfinished)
+    progress.expect_fewer(len(kept))
+    keys: dict[str, list[str]] = {}  # each chunk's samples in order
     for plan in wave:
         tasks[plan.chunk_id] = []
+        keys[plan.chunk_id] = []
         for problem in plan.problems:
             prompt_template = context.prompt_for(problem)
             prompt = context.render(problem)
@@ -397,6 +453,9 @@ def _generate_wave(
                     seed=seed,
                 )
                 key = f"{problem['id']}#{sample_index}"
+                keys[plan.chunk_id].append(key)
+                if key in kept:
+                    continue
                 tasks[plan.chunk_id].append(
                     SolutionTask(
                         key=key, prompt=prompt, sampling=sampling, prefix=context.selection.solution_prefix
@@ -419,21 +478,132 @@ def _generate_wave(
         timeout_s=interpreter.code_timeout_s, max_output_chars=interpreter.max_output_chars
     )
     progress.start()
+
+    def on_finished(task: SolutionTask, result: SolutionResult) -> None:
+        progress.update(result)
+        failures.record(result)
+
     results = solve_with_code(
         [task for chunk_tasks in tasks.values() for task in chunk_tasks],
         engine=engine,
         runner=sandbox,
         settings=interpreter,
-        on_finished=lambda task, result: progress.update(result),
+        on_finished=on_finished,
     )
     if progress.done:
         progress.close()
     return {
         chunk_id: pd.DataFrame.from_records(
-            [rows[task.key] | asdict(results[task.key]) for task in chunk_tasks], columns=GENERATION_COLUMNS
+            [kept[key] if key in kept else rows[key] | asdict(results[key]) for key in chunk_keys],
+            columns=GENERATION_COLUMNS,
         )
-        for chunk_id, chunk_tasks in tasks.items()
+        for chunk_id, chunk_keys in keys.items()
     }
+
+
+def _is_finished(chunk: Callable[[], pd.DataFrame] | None) -> bool:
+    """A chunk on disk with no sample the engine failed (saved unfinished chunks are generated again)."""
+    return chunk is not None and not (isinstance(chunk, SavedChunk) and chunk.unfinished)
+
+
+def _finished_samples(
+    wave: list[ChunkPlan], unfinished: dict[str, Callable[[], pd.DataFrame]]
+) -> dict[str, dict[str, Any]]:
+    """``problem id#sample index`` -> row, for the samples of the wave's unfinished chunks that are finished."""
+    kept: dict[str, dict[str, Any]] = {}
+    for plan in wave:
+        if plan.chunk_id not in unfinished:
+            continue
+        table = unfinished[plan.chunk_id]()
+        for row in table[table["finish_reason"] != ENGINE_ERROR].to_dict(orient="records"):
+            kept[f"{row['problem_id']}#{int(row['sample_index'])}"] = row
+    return kept
+
+
+class _ChunkJobs(dict):
+    """``{chunk id: function that generates it}``, with the check the chunk dataset runs once all are saved."""
+
+    def __init__(
+        self, jobs: dict[str, Callable[[], pd.DataFrame]], *, after_save: Callable[[], None]
+    ) -> None:
+        super().__init__(jobs)
+        self.after_save = after_save
+
+
+@dataclass
+class _EngineFailures:
+    """The samples this run generated and those the engine failed, checked against max_engine_error_share."""
+
+    context: _GenerationContext
+    generated: int = 0
+    errors: Counter[str] = field(default_factory=Counter)  # error text -> samples
+    saved: Counter[str] = field(default_factory=Counter)  # "complete" / "unfinished" -> chunks handed to save
+    _wave: list[int] = field(default_factory=lambda: [0, 0])  # this wave's samples, failed ones
+
+    @property
+    def failed(self) -> int:
+        return sum(self.errors.values())
+
+    def start_wave(self) -> None:
+        self._wave = [0, 0]
+
+    def record(self, result: SolutionResult) -> None:
+        self.generated += 1
+        self._wave[0] += 1
+        if result.finish_reason == ENGINE_ERROR:
+            self.errors[result.error or "no error message"] += 1
+            self._wave[1] += 1
+
+    def end_wave(self) -> None:
+        generated, failed = self._wave
+        if generated and failed == generated:
+            self.check(stopped_early=True)
+
+    def count_saved(self, table: pd.DataFrame) -> None:
+        self.saved["unfinished" if (table["finish_reason"] == ENGINE_ERROR).any() else "complete"] += 1
+
+    def check(self, *, stopped_early: bool = False) -> None:
+        """EngineError when the share of failed samples passes the limit; a warning below it."""
+        if not self.failed:
+            return
+        limit = self.context.settings.max_engine_error_share
+        share = self.failed / self.generated
+        error, count = self.errors.most_common(1)[0]
+        error = error if len(error) <= 300 else error[:299] + "…"
+        counts = (
+            f"the engine failed {self.failed} of {self.generated} samples ({share:.0%}) on "
+            f"{_engine_description(self.context)}; most common error ({count} samples): {error}"
+        )
+        if share <= limit:
+            logger.warning(
+                "%s: %s. Within max_engine_error_share %g: the %d chunks holding them are saved as unfinished "
+                "and the next run generates those samples again.",
+                self.context.benchmark,
+                counts,
+                limit,
+                self.saved["unfinished"],
+            )
+            return
+        stopped = (
+            " and every sample of the last batch failed, so the run stopped there" if stopped_early else ""
+        )
+        with_failed = (
+            f", and {self.saved['unfinished']} holding failed samples" if self.saved["unfinished"] else ""
+        )
+        raise EngineError(
+            f"{self.context.benchmark}: {counts}. That is more than max_engine_error_share {limit:g}{stopped}. "
+            f"The {self.saved['complete']} chunks this run finished are saved{with_failed}; once the server "
+            "works, run the same command again: it generates only what is missing."
+        )
+
+
+def _engine_description(context: _GenerationContext) -> str:
+    settings = context.engine_settings()
+    if settings["kind"] == "openai":
+        urls = settings.get("base_urls") or []
+        urls = [urls] if isinstance(urls, str) else urls
+        return f"the OpenAI-compatible server {', '.join(urls)} (model {settings.get('model')})"
+    return f"{settings['kind']} (model {settings.get('model') or context.model})"
 
 
 class _Progress:
@@ -452,6 +622,14 @@ class _Progress:
             self._bar = tqdm(
                 total=self._total, desc=f"generation {self._benchmark}", unit="sample", mininterval=2
             )
+
+    def expect_fewer(self, count: int) -> None:
+        """``count`` samples of the planned ones need no generation (finished samples of unfinished chunks)."""
+        if count:
+            self._total -= count
+            if self._bar is not None:
+                self._bar.total = self._total
+                self._bar.refresh()
 
     def update(self, result: SolutionResult) -> None:
         self.start()
@@ -485,6 +663,15 @@ def _log_summary(generations: pd.DataFrame, *, benchmark: str) -> None:
         generations["finish_reason"].value_counts().to_dict(),
         float(generations["seconds"].sum()),
     )
+    if failed := int((generations["finish_reason"] == ENGINE_ERROR).sum()):
+        logger.warning(
+            "generation.%s: %d of %d samples failed in the engine (finish_reason %s, see their error); their "
+            "chunks are unfinished and the next run generates those samples again",
+            benchmark,
+            failed,
+            len(generations),
+            ENGINE_ERROR,
+        )
 
 
 def _sample_seed(base_seed: int, problem_id: str, sample_index: int) -> int:

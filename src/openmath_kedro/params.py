@@ -8,11 +8,42 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from openmath_kedro.answers import conventions_for
-from openmath_kedro.benchmark_sets import EVALUATED_MODELS, EVALUATION_SETS
-from openmath_kedro.prompts import PromptError, load_prompt
+from openmath_kedro.benchmark_sets import EVALUATED_MODELS, EVALUATION_SETS, TRAINING_SETS
+from openmath_kedro.engines.settings import EngineSettingsError, resolve_engine
+from openmath_kedro.prompts import MATH_SUBJECT_SETS, PromptError, load_prompt
+
+BY_SUBJECT = "by_subject"  # generation examples: each MATH problem's subject set (code_solutions.nodes)
+
+
+class ParameterProblems(ValueError):
+    """Problems found by a validator, each at its own location (relative to where the validator reports)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{location}: {message}" for location, message in problems))
+
+
+def _check_names(given: Any, known: Any, *, what: str) -> list[tuple[str, str]]:
+    """One problem per unknown name, naming the known ones (the style of ``EvaluationParams``)."""
+    return [
+        (str(name), f"unknown benchmark {name!r}; the {what} are {sorted(known)}")
+        for name in given
+        if name not in known
+    ]
+
+
+def _prompt_problems(location: str, prompt: str, examples: str | None) -> list[tuple[str, str]]:
+    """A problem if the template or its example set does not load (by_subject: every MATH subject set)."""
+    example_sets = sorted(set(MATH_SUBJECT_SETS.values())) if examples == BY_SUBJECT else [examples]
+    for example_set in example_sets:
+        try:
+            load_prompt(prompt, examples=example_set)
+        except PromptError as error:
+            return [(location, str(error))]
+    return []
 
 
 class _Strict(BaseModel):
@@ -80,7 +111,10 @@ class MaskingParams(_Strict):
 class GenerationParams(_Strict):
     """``generation``: which engine samples how many solutions per problem, with which prompt."""
 
-    engine: dict[str, Any] = Field(description="kind (vllm | openai) and that engine's settings")
+    engine: dict[str, Any] = Field(
+        description="kind (vllm | openai) and each kind's settings under engine.<kind>; once validated, the "
+        "selected kind and its settings only (engines/settings.py)"
+    )
     num_samples: int = Field(ge=1, description="solutions per problem")
     seed: int = 0
     sampling: SamplingSettings = Field(default_factory=SamplingSettings)
@@ -105,13 +139,52 @@ class GenerationParams(_Strict):
     num_shards: int = Field(default=1, ge=1)
     benchmarks: dict[str, BenchmarkGeneration]
 
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _resolve_engine(cls, value: Any) -> dict[str, Any]:
+        """The selected kind's settings, typed and checked (the resolved form validates to itself)."""
+        try:
+            return resolve_engine(("engine", value))
+        except EngineSettingsError as error:
+            # locations relative to this field; the messages still name engine.<kind>.<key>
+            raise ParameterProblems(
+                [
+                    (location.removeprefix("engine").lstrip("."), message)
+                    for location, message in error.problems
+                ]
+            ) from error
+
     @model_validator(mode="after")
-    def _check_shard_and_engine(self) -> GenerationParams:
+    def _check_shard(self) -> GenerationParams:
         if self.shard >= self.num_shards:
             raise ValueError(f"shard {self.shard} is not below num_shards {self.num_shards}")
-        if "kind" not in self.engine:
-            raise ValueError("engine.kind is required (vllm or openai)")
         return self
+
+
+class GenerationPipelineParams(GenerationParams):
+    """``params:generation`` as the generation pipeline reads it: one entry per training set, prompts that load.
+
+    ``GenerationParams`` alone is also the generation-shaped block evaluation builds for its own benchmarks.
+    """
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _check_benchmarks(cls, value: dict[str, BenchmarkGeneration]) -> dict[str, BenchmarkGeneration]:
+        problems = _check_names(value, TRAINING_SETS, what="training sets")
+        if missing := sorted(set(TRAINING_SETS) - set(value)):
+            problems.append(("", f"no entry for {missing} (every one of {sorted(TRAINING_SETS)} needs one)"))
+        for name, selection in value.items():
+            problems += _prompt_problems(f"{name}.prompt", selection.prompt, selection.examples)
+        if problems:
+            raise ParameterProblems(problems)
+        return value
+
+    @field_validator("masking")
+    @classmethod
+    def _check_masking_prompt(cls, value: MaskingParams) -> MaskingParams:
+        if problems := _prompt_problems("prompt", value.prompt, value.examples):
+            raise ParameterProblems(problems)
+        return value
 
 
 class GradingParams(_Strict):
@@ -121,11 +194,24 @@ class GradingParams(_Strict):
         default_factory=dict, description="benchmark -> AnswerConventions fields to override"
     )
 
+    @field_validator("conventions")
+    @classmethod
+    def _check_conventions(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        problems = _check_names(value, TRAINING_SETS, what="training sets")
+        for name, overrides in value.items():
+            try:
+                conventions_for(name, overrides)
+            except (TypeError, ValueError) as error:
+                problems.append((name, str(error)))
+        if problems:
+            raise ParameterProblems(problems)
+        return value
+
 
 PARAMETER_MODELS: dict[str, type[_Strict]] = {
     "data_preparation": DataPreparationParams,
     "model_setup": ModelSetupParams,
-    "generation": GenerationParams,
+    "generation": GenerationPipelineParams,
     "grading": GradingParams,
 }
 
@@ -149,12 +235,25 @@ def validate_parameters(params: dict[str, Any]) -> dict[str, BaseModel]:
         try:
             validated[key] = model.model_validate(value)
         except ValidationError as error:
-            for item in error.errors():
-                location = ".".join(str(part) for part in (key, *item["loc"]))
-                problems.append(f"'{location}': {item['msg']}")
+            problems += _describe(key, error)
     if problems:
         raise ParameterError("invalid parameters:\n  " + "\n  ".join(problems))
     return validated
+
+
+def _describe(key: str, error: ValidationError) -> list[str]:
+    """One line per problem: ``'generation.engine.vllm.dtype': message`` (no "Value error, " prefix)."""
+    lines = []
+    for item in error.errors():
+        cause = (item.get("ctx") or {}).get("error")
+        if item["type"] == "value_error" and isinstance(cause, Exception):
+            located = getattr(cause, "problems", None) or [("", str(cause))]
+        else:
+            located = [("", item["msg"])]
+        for where, message in located:
+            location = ".".join(part for part in (key, *map(str, item["loc"]), where) if part)
+            lines.append(f"'{location}': {message}")
+    return lines
 
 
 # ``filtering`` lives in one self-contained block (appended, so edits elsewhere in this file stay independent).
@@ -199,6 +298,13 @@ class Selection(_Strict):
     )
     seed: int = 0
 
+    @field_validator("target_size")
+    @classmethod
+    def _check_target_names(cls, value: dict[str, int | None]) -> dict[str, int | None]:
+        if problems := _check_names(value, TRAINING_SETS, what="training sets"):
+            raise ParameterProblems(problems)
+        return value
+
 
 class FilteringParams(_Strict):
     """``filtering``: graded generations -> SFT set (rules, decontamination, selection, prompt)."""
@@ -212,6 +318,13 @@ class FilteringParams(_Strict):
     allow_empty_result: bool = Field(
         default=False, description="an empty SFT set is an error showing the funnel unless this is true"
     )
+
+    @field_validator("prompt")
+    @classmethod
+    def _check_prompt(cls, value: str) -> str:
+        if problems := _prompt_problems("", value, None):
+            raise ParameterProblems(problems)
+        return value
 
     @model_validator(mode="after")
     def _check_length_limits(self) -> FilteringParams:
@@ -284,8 +397,8 @@ class EvaluatedModel(_Strict):
     )
     engine: dict[str, Any] = Field(
         default_factory=dict,
-        description="overrides of evaluation.engine for this model; kind: openai with base_urls and model "
-        "evaluates an OpenAI-compatible endpoint",
+        description="over evaluation.engine for this model (same shape: kind, vllm: ..., openai: ...); "
+        "kind: openai with openai: {base_urls, model} evaluates an OpenAI-compatible endpoint",
     )
 
 
@@ -318,7 +431,10 @@ class EvaluationRuns(_Strict):
 class EvaluationParams(_Strict):
     """``evaluation``: every model of ``EVALUATED_MODELS`` on every benchmark, greedy and sampled."""
 
-    engine: dict[str, Any] = Field(description="kind (vllm | openai) and that engine's settings")
+    engine: dict[str, Any] = Field(
+        description="kind (vllm | openai) and each kind's settings under engine.<kind>; a model's own engine "
+        "goes over it (engine_for)"
+    )
     seed: int = 0
     interpreter: InterpreterParams = Field(
         default_factory=lambda: InterpreterParams(max_code_rounds=6, error_policy="continue")
@@ -345,8 +461,14 @@ class EvaluationParams(_Strict):
                 raise ValueError(f"{kind}: unknown {unknown}; the evaluated {kind} are {sorted(known)}")
             if missing := sorted(set(known) - set(given)):
                 raise ValueError(f"{kind}: no entry for {missing} (every one of {sorted(known)} needs one)")
-        if "kind" not in self.engine:
-            raise ValueError("engine.kind is required (vllm or openai)")
+        engine_problems: list[tuple[str, str]] = []
+        for name in self.models:  # every model's engine, resolved and typed, before any work
+            try:
+                self.engine_for(name)
+            except EngineSettingsError as error:
+                engine_problems += [item for item in error.problems if item not in engine_problems]
+        if engine_problems:
+            raise ParameterProblems(engine_problems)
         if self.shard >= self.num_shards:
             raise ValueError(f"shard {self.shard} is not below num_shards {self.num_shards}")
         if self.runs.sampled.enabled and (
@@ -369,6 +491,14 @@ class EvaluationParams(_Strict):
             except (TypeError, ValueError) as error:
                 raise ValueError(f"benchmarks.{name}.conventions: {error}") from error
         return self
+
+    def engine_for(self, model: str) -> dict[str, Any]:
+        """The resolved engine settings of one model: its own ``engine`` over ``evaluation.engine``.
+
+        Per-kind blocks merge key by key; the kind is the model's if it names one. A model's resolved-form
+        override (``{kind: openai, base_urls: ..., model: ...}``) replaces the settings of another kind.
+        """
+        return resolve_engine(("engine", self.engine), (f"models.{model}.engine", self.models[model].engine))
 
 
 class ReportingParams(_Strict):

@@ -68,6 +68,15 @@ def test_model_engine_settings_override_or_replace_the_shared_ones():
     other_kind = params(models__base__engine=endpoint)
     engine = solution_settings(other_kind, model="base", run="greedy", benchmark="gsm8k")["engine"]
     assert engine == endpoint  # vLLM's dtype and context length mean nothing to a server
+    # the shape of parameters files: per-kind blocks, the model's over evaluation.engine's, key by key
+    nested = params(
+        engine__openai={"base_urls": ["http://127.0.0.1:8000/v1"], "max_concurrency": 4},
+        models__base__engine={"kind": "openai", "openai": {"model": "openmath"}},
+    )
+    engine = solution_settings(nested, model="base", run="greedy", benchmark="gsm8k")["engine"]
+    assert engine == endpoint | {"max_concurrency": 4}
+    engine = solution_settings(nested, model="finetuned", run="greedy", benchmark="gsm8k")["engine"]
+    assert engine == {"kind": "vllm", **BASE_PARAMS["engine"]["vllm"]}
 
 
 def test_a_model_path_is_served_instead_of_the_slot_checkpoint(tmp_path: Path):
@@ -102,7 +111,7 @@ def test_a_model_path_is_served_instead_of_the_slot_checkpoint(tmp_path: Path):
             r"benchmarks: unknown \['aime'\]; the evaluated benchmarks are",
         ),
         ({"majority_ks": [1, 64]}, r"majority_ks \[64\] exceed runs.sampled.num_samples=4"),
-        ({"engine": {"dtype": "auto"}}, r"engine.kind is required"),
+        ({"engine": {"dtype": "auto"}}, r"'evaluation\.engine\.kind': required \(vllm or openai\)"),
         (
             {"models__base__prompt": "few_shot"},
             r"models.base.prompt: unknown template 'few_shot'; available: code_fewshot",

@@ -27,7 +27,7 @@ def tiny_evaluation_parameters() -> dict:
     """The project's evaluation block, cut down to mechanics: one or two problems, a few tokens each."""
     block = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "parameters_evaluation.yml").read_text())
     settings = block["evaluation"]
-    settings["engine"]["max_model_len"] = 2048
+    settings["engine"]["vllm"]["max_model_len"] = 2048
     settings["interpreter"] |= {"max_code_rounds": 1, "max_generated_tokens": 24}
     for run in settings["runs"].values():
         run["sampling"]["max_tokens"] = 24

@@ -28,7 +28,7 @@ SMALL = (
     "generation.chunk_size=1,generation.num_samples=2,generation.benchmarks.gsm8k.max_problems=3,"
     "generation.benchmarks.gsm8k.prompt=code_fewshot,"
     "generation.sampling.max_tokens=96,generation.interpreter.max_generated_tokens=128,"
-    "generation.engine.max_model_len=3072,generation.batch_size=2,"
+    "generation.engine.vllm.max_model_len=3072,generation.batch_size=2,"
     # started inside a print call, so the 135M model's solutions run code in the sandbox (most close the
     # block there; prose after a bare "<llm-code>" is what it writes more often)
     'generation.benchmarks.gsm8k.solution_prefix="<llm-code>\\nprint("'

@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 def solution_settings(params: dict[str, Any], *, model: str, run: str, benchmark: str) -> dict[str, Any]:
     """The generation-shaped settings of one (model, benchmark, run) for the code_solutions nodes.
 
-    The model's engine settings go over ``evaluation.engine`` (a different ``kind`` replaces them); a
-    model ``path`` is served instead of the slot's catalog checkpoint. A disabled run selects no problems.
+    The model's engine block goes over ``evaluation.engine`` (``EvaluationParams.engine_for``: the selected
+    kind's settings, merged key by key); a model ``path`` is served instead of the slot's catalog checkpoint.
+    A disabled run selects no problems.
     """
     settings = EvaluationParams.model_validate(params)
     entry, run_settings, selection = (
@@ -29,10 +30,7 @@ def solution_settings(params: dict[str, Any], *, model: str, run: str, benchmark
         getattr(settings.runs, run),
         settings.benchmarks[benchmark],
     )
-    if entry.engine.get("kind", settings.engine["kind"]) == settings.engine["kind"]:
-        engine = settings.engine | entry.engine
-    else:
-        engine = dict(entry.engine)
+    engine = settings.engine_for(model)
     if entry.path is not None:
         if not (Path(entry.path) / "config.json").is_file():
             raise ValueError(

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
@@ -21,6 +22,7 @@ from openmath_kedro.provenance import (
     expected_keys,
     is_persisted,
     parameter_key,
+    record_for,
     source_key,
 )
 
@@ -107,6 +109,28 @@ def test_the_store_round_trips_records_and_the_catalog_hides_stale_outputs(tmp_p
 class _ExistingDataset(MemoryDataset):
     def _exists(self) -> bool:
         return True
+
+
+def test_records_carry_what_an_output_was_actually_made_from():
+    params = {"params:a": 2, "params:b": 3}
+    expected = _toy_keys(params)
+    first, second = (next(n for n in TOY.nodes if n.name == name) for name in ("first", "second"))
+    complete = pd.DataFrame({"finish_reason": ["stop", "length"]})
+    failed = pd.DataFrame({"finish_reason": ["stop", "error"]})
+
+    def record(node, output, data, recorded=None):
+        return record_for(
+            node=node, output=output, data=data, expected=expected, recorded_key=(recorded or {}).get
+        )
+
+    assert record(first, "first", complete)["key"] == expected["first"]
+    # samples the engine failed: the record can never match, so the next run makes it again
+    unfinished = record(first, "first", failed)
+    assert unfinished["key"] != expected["first"] and not unfinished["complete"]
+    # ... and what is made from it inherits that, so it is made again too once the input is complete
+    downstream = record(second, "second", 3, recorded={"first": unfinished["key"]})
+    assert downstream["key"] != expected["second"]
+    assert record(second, "second", 3, recorded={"first": expected["first"]})["key"] == expected["second"]
 
 
 # --- the project's own graph ---------------------------------------------------------------------------

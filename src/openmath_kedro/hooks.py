@@ -102,8 +102,17 @@ class ProvenanceHooks:
                 )
 
     @hook_impl
-    def after_dataset_saved(self, dataset_name: str, node: Node) -> None:
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
         if self._store is None or self._catalog is None or dataset_name not in self._keys:
             return
         if is_persisted(self._catalog, dataset_name):
-            self._store.write(dataset_name, record_for(node=node, output=dataset_name, keys=self._keys))
+            record = record_for(
+                node=node, output=dataset_name, data=data, expected=self._keys, recorded_key=self._recorded
+            )
+            self._store.write(dataset_name, record)
+
+    def _recorded(self, name: str) -> str | None:
+        """The record of a persisted input (None for in-memory ones: their expected key is what they are)."""
+        if self._store is None or self._catalog is None or not is_persisted(self._catalog, name):
+            return None
+        return self._store.key(name)

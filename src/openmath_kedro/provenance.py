@@ -37,6 +37,7 @@ from kedro.pipeline.node import Node
 
 from openmath_kedro.answers import GRADER_VERSION
 from openmath_kedro.cache_keys import settings_hash
+from openmath_kedro.code_interpreter import ENGINE_ERROR
 
 logger = logging.getLogger(__name__)
 
@@ -184,24 +185,45 @@ def expected_keys(
             inputs[name] = keys[name]
         identity = node_identity(node)
         for output in node.outputs:
-            expected = settings_hash({"node": identity, "inputs": inputs, "output": output})
+            expected = output_key(identity=identity, inputs=inputs, output=output)
             if node not in running_nodes and (recorded := recorded_key(output)) is not None:
                 expected = recorded
             keys[output] = expected
     return keys
 
 
-def describe_inputs(node: Node, keys: dict[str, str]) -> dict[str, str]:
-    return {name: keys[name] for name in node.inputs if name in keys}
+def output_key(*, identity: str, inputs: dict[str, str], output: str) -> str:
+    return settings_hash({"node": identity, "inputs": inputs, "output": output})
 
 
-def record_for(*, node: Node, output: str, keys: dict[str, str]) -> dict[str, Any]:
+def record_for(
+    *, node: Node, output: str, data: Any, expected: dict[str, str], recorded_key: Callable[[str], str | None]
+) -> dict[str, Any]:
+    """The record of an output just saved: the key of what it was actually made from.
+
+    That is the expected key when every input was up to date and complete. An input whose own record says
+    otherwise (made from older inputs, or incomplete) passes its key on, and an output that is incomplete
+    itself (``is_incomplete``) is marked so: either way the record differs from the expected key, so the next
+    run makes the output again, and everything made from it, once the cause is gone.
+    """
+    inputs = {name: recorded_key(name) or expected[name] for name in node.inputs if name in expected}
+    key = output_key(identity=node_identity(node), inputs=inputs, output=output)
+    incomplete = is_incomplete(data)
     return {
-        "key": keys[output],
+        "key": f"{key}:incomplete" if incomplete else key,
         "node": node.name,
-        "inputs": describe_inputs(node, keys),
+        "inputs": inputs,
+        "complete": not incomplete,
         "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def is_incomplete(data: Any) -> bool:
+    """Generated samples that the engine failed (``finish_reason`` ``error``) are unfinished work."""
+    columns = getattr(data, "columns", None)
+    if columns is None or "finish_reason" not in columns:
+        return False
+    return bool((data["finish_reason"] == ENGINE_ERROR).any())
 
 
 def is_persisted(catalog: DataCatalog, name: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,51 +10,9 @@ import pytest
 
 from openmath_kedro.code_solutions import nodes
 from openmath_kedro.datasets import ModelDirectory
-from openmath_kedro.engines.base import Completion, GenerationRequest
 from openmath_kedro.prompts import MATH_SUBJECT_SETS, load_prompt
-from openmath_kedro.run_resources import close_shared_resources
 
 pytestmark = pytest.mark.integration  # the sandbox is real
-
-
-class EchoEngine:
-    """Completes every request with text derived from its prompt and seed (so sharding cannot change it).
-
-    A prompt ending in the masking prompt's "Masked solution:" is a masking request: it gets ``mask_reply``.
-    """
-
-    name = "echo"
-    model = "echo"
-
-    def __init__(self, mask_reply: str = "") -> None:
-        self.batches: list[list[GenerationRequest]] = []
-        self.mask_reply = mask_reply
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        self.batches.append(list(requests))
-        completions = []
-        for request in requests:
-            if "Masked solution:" in request.prompt[-40:]:
-                completions.append(Completion(text=self.mask_reply, finish_reason="stop", tokens_out=5))
-                continue
-            digest = hashlib.sha256(f"{request.prompt}|{request.sampling.seed}".encode()).hexdigest()[:8]
-            completions.append(
-                Completion(
-                    text=f" answer {digest} \\boxed{{1}}", finish_reason="stop", tokens_in=9, tokens_out=4
-                )
-            )
-        return completions
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture
-def engine(monkeypatch) -> EchoEngine:
-    double = EchoEngine()
-    monkeypatch.setattr(nodes, "shared_engine", lambda settings: double)
-    yield double
-    close_shared_resources()  # the sandbox pool the nodes started
 
 
 CHECKPOINT = ModelDirectory(path=Path("/models/teacher"))
@@ -226,7 +183,7 @@ def test_run_key_changes_with_what_is_generated():
     assert key(base) != key(params(sampling={"temperature": 1.0, "max_tokens": 32}))
     assert key(base) != key(base, model="other")
     assert key(base) != key(base, with_prompts=[load_prompt("code_fewshot", examples="math_general")])
-    assert key(base) != key(params(num_samples=3))
+    assert key(base) == key(params(num_samples=3))  # sample i is the same whatever the count
     assert key(base) == key(params(batch_size=7, shard=1, num_shards=2))  # how, not what, is generated
 
 

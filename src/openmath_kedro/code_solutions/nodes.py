@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,19 +52,38 @@ GENERATION_COLUMNS = [
 
 @dataclass(frozen=True)
 class ChunkPlan:
-    """One unit of work and of resume: a few problems, all their samples."""
+    """One unit of work and of resume: a few problems, a range of their samples."""
 
-    chunk_id: str  # "<run key>/<index>-<problems hash>": a new key for any change of what is generated
+    chunk_id: (
+        str  # "<run key>/<index>-<problems hash>/<first sample>-<end>": a new id for any change of content
+    )
     index: int
     problems: tuple[dict[str, Any], ...]
+    samples: range
+
+    @property
+    def size(self) -> int:
+        return len(self.problems) * len(self.samples)
 
 
 def plan_chunks(
-    problems: pd.DataFrame, *, benchmark: str, settings: GenerationParams, run_key: str
+    problems: pd.DataFrame,
+    *,
+    benchmark: str,
+    settings: GenerationParams,
+    run_key: str,
+    saved: Iterable[str] = (),
 ) -> list[ChunkPlan]:
-    """Split the selected problems into chunks named by the run key and their problem ids."""
+    """The chunks that hold samples ``0 .. num_samples - 1`` of every selected problem.
+
+    Problems are split into chunks of ``chunk_size``; each problem chunk's samples are covered by the saved
+    sample ranges (``saved``: chunk ids on disk) from sample 0 on, and the rest by one new chunk. Samples are
+    seeded by (seed, problem, index) alone, so raising ``num_samples`` adds a chunk of the new samples to those
+    already generated instead of starting over, and lowering it reuses a prefix.
+    """
     selection = settings.benchmarks[benchmark]
     rows = problems.to_dict(orient="records")[: selection.max_problems]
+    ranges = _saved_sample_ranges(saved, run_key=run_key)
     plans = []
     for index, start in enumerate(range(0, len(rows), settings.chunk_size)):
         chunk = tuple(rows[start : start + settings.chunk_size])
@@ -72,12 +91,32 @@ def plan_chunks(
         content_hash = settings_hash(
             [(row["id"], row["problem"], row.get("reference_solution")) for row in chunk]
         )
-        plans.append(ChunkPlan(chunk_id=f"{run_key}/{index:05d}-{content_hash}", index=index, problems=chunk))
+        prefix = f"{run_key}/{index:05d}-{content_hash}"
+        first = 0
+        while first < settings.num_samples:
+            end = max(ranges.get((prefix, first), ()), default=settings.num_samples)
+            samples = range(first, end)
+            plans.append(
+                ChunkPlan(f"{prefix}/{first:05d}-{end:05d}", index=index, problems=chunk, samples=samples)
+            )
+            first = end
     return plans
 
 
+def _saved_sample_ranges(saved: Iterable[str], *, run_key: str) -> dict[tuple[str, int], list[int]]:
+    """(problem chunk prefix, first sample) -> the ends of the saved ranges that start there."""
+    ranges: dict[tuple[str, int], list[int]] = {}
+    for chunk_id in saved:
+        prefix, _, span = chunk_id.rpartition("/")
+        first, _, end = span.partition("-")
+        if prefix.startswith(f"{run_key}/") and first.isdigit() and end.isdigit() and int(end) > int(first):
+            ranges.setdefault((prefix, int(first)), []).append(int(end))
+    return ranges
+
+
 def run_key(*, settings: GenerationParams, benchmark: str, model: str, prompts: list[PromptTemplate]) -> str:
-    """Hash of everything that changes what is generated for a problem (not of which problems).
+    """Hash of everything that changes what is generated for a problem (not of which problems, nor how many
+    samples: sample i is the same whatever the count).
 
     Masked reference solutions enter through the masking settings, not their text: the text comes from the
     model, and a re-run that masks again must not invalidate every chunk.
@@ -91,7 +130,6 @@ def run_key(*, settings: GenerationParams, benchmark: str, model: str, prompts: 
             "chat_template": settings.use_chat_template,
             "sampling": settings.sampling.model_dump(),
             "interpreter": settings.interpreter.model_dump(),
-            "num_samples": settings.num_samples,
             "seed": settings.seed,
             "chunk_size": settings.chunk_size,
             "benchmark": benchmark,
@@ -123,7 +161,9 @@ def generate_solutions(
     problems = _with_masked_solutions(problems, masked_solutions)
     benchmark = _benchmark_of(problems)
     context = _GenerationContext.create(settings=settings, benchmark=benchmark, checkpoint=checkpoint)
-    plans = plan_chunks(problems, benchmark=benchmark, settings=settings, run_key=context.key)
+    plans = plan_chunks(
+        problems, benchmark=benchmark, settings=settings, run_key=context.key, saved=completed_chunks
+    )
     mine = [plan for plan in plans if plan.index % settings.num_shards == settings.shard]
     todo = [plan for plan in mine if not _is_finished(completed_chunks.get(plan.chunk_id))]
     unfinished = {
@@ -144,8 +184,8 @@ def generate_solutions(
     )
     if todo:
         _check_prompts_fit(todo, context=context)
-    progress = _Progress(total=sum(len(p.problems) for p in todo) * settings.num_samples, benchmark=benchmark)
-    waves = _waves(todo, chunk_samples=settings.chunk_size * settings.num_samples, batch=settings.batch_size)
+    progress = _Progress(total=sum(plan.size for plan in todo), benchmark=benchmark)
+    waves = _waves(todo, batch=settings.batch_size)
     finished: dict[str, pd.DataFrame] = {}
     failures = _EngineFailures(context=context)
     return _ChunkJobs(
@@ -237,12 +277,13 @@ def merge_generations(
     checkpoint: ModelDirectory,
     params: dict[str, Any],
 ) -> pd.DataFrame:
-    """All chunks of the current run key in one table; an error lists the chunks still missing (other shards)."""
+    """Samples ``0 .. num_samples - 1`` of every problem from the current run key's chunks, in one table; an error
+    lists the chunks still missing (other shards)."""
     settings = GenerationParams.model_validate(params)
     problems = _with_masked_solutions(problems, masked_solutions)
     benchmark = _benchmark_of(problems)
     context = _GenerationContext.create(settings=settings, benchmark=benchmark, checkpoint=checkpoint)
-    plans = plan_chunks(problems, benchmark=benchmark, settings=settings, run_key=context.key)
+    plans = plan_chunks(problems, benchmark=benchmark, settings=settings, run_key=context.key, saved=chunks)
     missing = [plan for plan in plans if plan.chunk_id not in chunks]
     if missing:
         raise ValueError(
@@ -252,6 +293,15 @@ def merge_generations(
         )
     tables = [chunks[plan.chunk_id]() for plan in plans]
     merged = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=GENERATION_COLUMNS)
+    # a saved range may reach past a lowered num_samples; rows in problem order, then by sample
+    position = {row_id: i for i, row_id in enumerate(problems["id"])}
+    merged = (
+        merged[merged["sample_index"] < settings.num_samples]
+        .assign(_position=lambda table: table["problem_id"].map(position))
+        .sort_values(["_position", "sample_index"], kind="stable")
+        .drop(columns="_position")
+        .reset_index(drop=True)
+    )
     _log_summary(merged, benchmark=benchmark)
     return merged[GENERATION_COLUMNS]
 
@@ -383,10 +433,15 @@ def _check_prompts_fit(plans: list[ChunkPlan], *, context: _GenerationContext) -
         )
 
 
-def _waves(plans: list[ChunkPlan], *, chunk_samples: int, batch: int) -> list[list[ChunkPlan]]:
+def _waves(plans: list[ChunkPlan], *, batch: int) -> list[list[ChunkPlan]]:
     """Consecutive chunks grouped so that each group has about ``batch`` samples (at least one chunk)."""
-    per_wave = max(1, batch // max(chunk_samples, 1))
-    return [plans[start : start + per_wave] for start in range(0, len(plans), per_wave)]
+    waves: list[list[ChunkPlan]] = []
+    for plan in plans:
+        if waves and sum(p.size for p in waves[-1]) + plan.size <= batch:
+            waves[-1].append(plan)
+        else:
+            waves.append([plan])
+    return waves
 
 
 def _chunk_table(
@@ -443,7 +498,7 @@ def _generate_wave(
         for problem in plan.problems:
             prompt_template = context.prompt_for(problem)
             prompt = context.render(problem)
-            for sample_index in range(settings.num_samples):
+            for sample_index in plan.samples:
                 seed = _sample_seed(settings.seed, problem["id"], sample_index)
                 sampling = SamplingParams(
                     temperature=settings.sampling.temperature,

@@ -247,3 +247,49 @@ def test_filtering_runs_on_the_real_graded_generations(resumed, project):
             assert row["prompt"] == template.render(problem=problems[benchmark][row["problem_id"]])
     assert set(sft["prompt_hash"]) == {template.content_hash}
     assert (out / "08_reporting/filtering/funnel_chart.json").is_file()
+
+
+def test_more_samples_add_chunks_and_make_everything_downstream_again(resumed, project):
+    """Raising num_samples generates only the new samples; merged and graded tables carry them and a new key."""
+    import json
+
+    def record(name: str) -> str:
+        return json.loads((project / "data/.provenance" / f"{name}.json").read_text())["key"]
+
+    kedro(project, "--pipelines", "generation", "--namespaces", "generation.gsm8k", "--only-missing-outputs")
+    kedro(project, "--pipelines", "grading", "--namespaces", "grading.gsm8k", "--only-missing-outputs")
+    before_chunks = chunk_files(project)
+    before = {
+        name: record(name) for name in ("generation.gsm8k.generations", "grading.gsm8k.graded_generations")
+    }
+
+    more = SMALL.replace("generation.num_samples=2", "generation.num_samples=3")
+    run = kedro(
+        project,
+        "--pipelines",
+        "generation",
+        "--namespaces",
+        "generation.gsm8k",
+        "--only-missing-outputs",
+        params=more,
+    )
+    assert "3 to generate" in run.stdout + run.stderr  # one new chunk per problem (chunk_size 1)
+    kedro(
+        project,
+        "--pipelines",
+        "grading",
+        "--namespaces",
+        "grading.gsm8k",
+        "--only-missing-outputs",
+        params=more,
+    )
+    after_chunks = chunk_files(project)
+    assert {name: after_chunks[name] for name in before_chunks} == before_chunks  # nothing generated again
+    assert len(after_chunks) == len(before_chunks) + 3
+    merged = generations(project)
+    assert merged.groupby("problem_id")["sample_index"].apply(sorted).tolist() == [[0, 1, 2]] * 3
+    graded = JSONLinesDataset(
+        filepath=str(project / "data/07_model_output/grading/gsm8k/graded_generations.jsonl")
+    ).load()
+    assert len(graded) == 9
+    assert all(record(name) != key for name, key in before.items())

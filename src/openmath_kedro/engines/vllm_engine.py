@@ -158,11 +158,12 @@ class VLLMEngine:
             # tokenize here so the length check and the engine see the same tokens
             token_ids = list(self._tokenizer.encode(request.prompt))
             if not token_ids:
-                results[position] = _error("the prompt is empty")
+                results[position] = _error("the prompt is empty", rejected=True)
             elif len(token_ids) > limit:
                 results[position] = _error(
                     f"prompt is {len(token_ids)} tokens, longer than the context of {limit}",
                     tokens_in=len(token_ids),
+                    rejected=True,  # this request's own fault: a code round that outgrew the context
                 )
             else:
                 prompts.append(TokensPrompt(prompt_token_ids=token_ids))
@@ -223,8 +224,8 @@ def cpu_dtype(cpuinfo: str | None = None) -> str:
     return "bfloat16" if flags & {"avx512_bf16", "amx_bf16"} else "float32"
 
 
-def _error(message: str, *, tokens_in: int = 0) -> Completion:
-    return Completion(text="", finish_reason="error", error=message, tokens_in=tokens_in)
+def _error(message: str, *, tokens_in: int = 0, rejected: bool = False) -> Completion:
+    return Completion(text="", finish_reason="error", error=message, tokens_in=tokens_in, rejected=rejected)
 
 
 def _completion(output: Any) -> Completion:

@@ -443,6 +443,9 @@ class EvaluationParams(_Strict):
     batch_size: int = Field(default=64, ge=1)
     shard: int = Field(default=0, ge=0)
     num_shards: int = Field(default=1, ge=1)
+    max_engine_error_share: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="as generation.max_engine_error_share, for each evaluation run"
+    )
     majority_ks: list[int] = Field(
         default_factory=lambda: [1, 4],
         description="k of maj@k and pass@k (each at most runs.sampled.num_samples)",

@@ -45,7 +45,8 @@ STORE_DIR = Path("data") / ".provenance"  # relative to the project, so it moves
 
 # Parameters that change how work is done, not what it produces: a change of these keeps every output.
 EXECUTION_ONLY_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "generation": ("batch_size", "shard", "num_shards"),
+    "generation": ("batch_size", "shard", "num_shards", "max_engine_error_share"),
+    "evaluation": ("batch_size", "shard", "num_shards", "max_engine_error_share"),
 }
 
 

@@ -51,6 +51,7 @@ def solution_settings(params: dict[str, Any], *, model: str, run: str, benchmark
         batch_size=settings.batch_size,
         shard=settings.shard,
         num_shards=settings.num_shards,
+        max_engine_error_share=settings.max_engine_error_share,
         benchmarks={
             benchmark: {
                 "prompt": entry.prompt,

@@ -6,6 +6,7 @@ error, so a typo in ``parameters_*.yml`` or ``--params`` fails before any work i
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -98,6 +99,11 @@ class BenchmarkGeneration(_Strict):
     max_problems: int | None = Field(
         default=None, ge=0, description="the first N problems only (None: all; 0: none, a disabled run)"
     )
+    num_samples: int | None = Field(
+        default=None,
+        ge=1,
+        description="solutions per problem of this benchmark (None: the block's num_samples)",
+    )
 
 
 class MaskingParams(_Strict):
@@ -138,6 +144,62 @@ class GenerationParams(_Strict):
     shard: int = Field(default=0, ge=0)
     num_shards: int = Field(default=1, ge=1)
     benchmarks: dict[str, BenchmarkGeneration]
+    runs: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="named generation runs pooled into one table (none: one run of these settings, named "
+        "'default'); each entry overrides these settings key by key (e.g. benchmarks.math.prompt, "
+        "benchmarks.math.num_samples, sampling.temperature); an engine entry replaces the engine whole",
+    )
+
+    def samples_for(self, benchmark: str) -> int:
+        """Solutions per problem of ``benchmark`` in this run."""
+        return self.benchmarks[benchmark].num_samples or self.num_samples
+
+    def expand_runs(self) -> dict[str, GenerationParams]:
+        """Every run's own settings (without runs): ``{"default": self}`` when no runs are named."""
+        if not self.runs:
+            return {DEFAULT_RUN: self}
+        return {name: self._run_settings(name) for name in self.runs}
+
+    def _run_settings(self, name: str) -> GenerationParams:
+        overrides = self.runs[name]
+        base = self.model_dump(exclude={"runs"})
+        if "engine" in overrides:
+            base.pop("engine")  # replaced whole: the other kind's settings must not leak in
+        return type(self).model_validate(_merge_keys(base, overrides))
+
+    @field_validator("runs")
+    @classmethod
+    def _check_run_entries(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        problems = []
+        for name, overrides in value.items():
+            if not re.fullmatch(r"[a-z0-9_]+", name):
+                problems.append((name, "a run name is lowercase letters, digits and _"))
+            if not isinstance(overrides, dict):
+                problems.append((name, "expected a mapping of settings to override"))
+            elif shared := sorted(set(overrides) & SHARED_BY_RUNS):
+                problems.append((name, f"{shared} are shared by every run; set them once for the block"))
+        if problems:
+            raise ParameterProblems(problems)
+        return value
+
+    @model_validator(mode="after")
+    def _check_runs(self) -> GenerationParams:
+        problems = []
+        for name in self.runs:
+            try:
+                self._run_settings(name)
+            except ValidationError as error:
+                problems += [
+                    (
+                        ".".join(["runs", name, *map(str, item["loc"])]),
+                        item["msg"].removeprefix("Value error, "),
+                    )
+                    for item in error.errors()
+                ]
+        if problems:
+            raise ParameterProblems(problems)
+        return self
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -159,6 +221,25 @@ class GenerationParams(_Strict):
         if self.shard >= self.num_shards:
             raise ValueError(f"shard {self.shard} is not below num_shards {self.num_shards}")
         return self
+
+
+DEFAULT_RUN = "default"
+# How work is split and checked, and the masked reference solutions (one table per benchmark): the same for
+# every run of a block.
+SHARED_BY_RUNS = frozenset(
+    {"runs", "shard", "num_shards", "batch_size", "chunk_size", "max_engine_error_share", "masking"}
+)
+
+
+def _merge_keys(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied key by key (nested mappings merge, anything else replaces)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge_keys(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 class GenerationPipelineParams(GenerationParams):
@@ -444,7 +525,10 @@ class EvaluationParams(_Strict):
     shard: int = Field(default=0, ge=0)
     num_shards: int = Field(default=1, ge=1)
     max_engine_error_share: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="as generation.max_engine_error_share, for each evaluation run"
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="as generation.max_engine_error_share, for each evaluation run",
     )
     majority_ks: list[int] = Field(
         default_factory=lambda: [1, 4],

@@ -1,8 +1,10 @@
-"""Raising num_samples adds samples to those already generated; lowering it reuses a prefix."""
+"""Raising num_samples adds samples to those already generated, lowering it reuses a prefix; named runs pool."""
 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
+from pydantic import ValidationError
 
 from openmath_kedro.code_solutions import nodes
 
@@ -57,3 +59,50 @@ def test_merge_names_the_missing_samples_when_a_range_is_not_generated(engine):
         assert "2 of 4 chunks are not generated yet" in str(error)
     else:
         raise AssertionError("merging without the new samples must fail")
+
+
+# --- pooled runs ---------------------------------------------------------------------------------------
+
+POOLED = {
+    "plain": {},
+    "hot": {"sampling": {"temperature": 1.0, "max_tokens": 32}, "benchmarks": {"gsm8k": {"num_samples": 3}}},
+}
+
+
+def test_named_runs_are_pooled_into_one_table_that_records_each_rows_run(engine):
+    table = problems(2)
+    settings = params(num_samples=2, runs=POOLED)
+    saved = _generate(table, settings, {})
+    assert len({chunk_id.split("/")[0] for chunk_id in saved}) == 2  # a run key per run
+    merged = _merge(table, settings, saved)
+    assert merged.groupby("generation_run").size().to_dict() == {"plain": 4, "hot": 6}
+    assert not merged.duplicated(["problem_id", "sample_index"]).any()  # still the key downstream
+    first = merged[merged["problem_id"] == "gsm8k/train/0"]
+    assert first["sample_index"].tolist() == [0, 1, 2, 3, 4]
+    assert first["run_sample_index"].tolist() == [0, 1, 0, 1, 2]
+    assert set(first.loc[first["generation_run"] == "hot", "sampling"].map(lambda s: s["temperature"])) == {
+        1.0
+    }
+    # one run alone is the same work: its chunks are reused
+    alone = nodes.generate_solutions(table, NO_MASKS, CHECKPOINT, saved, params(num_samples=2))
+    assert alone == {}
+
+
+def test_growing_one_run_leaves_the_other_alone(engine):
+    table = problems(2)
+    saved = _generate(table, params(num_samples=2, runs=POOLED), {})
+    more = {**POOLED, "hot": {**POOLED["hot"], "benchmarks": {"gsm8k": {"num_samples": 4}}}}
+    added = _generate(table, params(num_samples=2, runs=more), saved)
+    assert {frame["sample_index"].tolist()[0] for frame in added.values()} == {3}
+    assert len(added) == 2  # one new chunk per problem, for the grown run only
+
+
+def test_runs_are_checked_when_the_run_starts():
+    from openmath_kedro.params import GenerationParams
+
+    with pytest.raises(ValidationError, match=r"\['shard'\] are shared by every run"):
+        GenerationParams.model_validate(params(runs={"x": {"shard": 1}}))
+    with pytest.raises(ValidationError, match=r"runs\.x\.sampling\.temperature"):
+        GenerationParams.model_validate(params(runs={"x": {"sampling": {"temperature": -1}}}))
+    with pytest.raises(ValidationError, match=r"lowercase letters"):
+        GenerationParams.model_validate(params(runs={"Hot Run": {}}))

@@ -30,7 +30,7 @@ from openmath_kedro.code_interpreter import (
 from openmath_kedro.datasets.generation_chunks import SavedChunk
 from openmath_kedro.datasets.model_directory import ModelDirectory
 from openmath_kedro.engines.base import EngineError, GenerationRequest, SamplingParams
-from openmath_kedro.params import BenchmarkGeneration, GenerationParams
+from openmath_kedro.params import DEFAULT_RUN, BenchmarkGeneration, GenerationParams
 from openmath_kedro.prompts import (
     MATH_SUBJECT_SETS,
     PromptTemplate,
@@ -44,10 +44,11 @@ logger = logging.getLogger(__name__)
 
 BY_SUBJECT = "by_subject"
 MASKED_COLUMNS = ["problem_id", "masked_solution", "masked_by", "model_output_leaked"]
-GENERATION_COLUMNS = [
+GENERATION_COLUMNS = [  # one chunk's rows
     "problem_id", "sample_index", "seed", "model", "engine", "prompt_name", "prompt_hash", "sampling",
     "generation", "num_code_calls", "code_errors", "finish_reason", "error", "tokens_in", "tokens_out", "seconds",
 ]  # fmt: skip
+MERGED_COLUMNS = [*GENERATION_COLUMNS, "generation_run", "run_sample_index"]  # pooled over the runs
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,9 @@ def plan_chunks(
             [(row["id"], row["problem"], row.get("reference_solution")) for row in chunk]
         )
         prefix = f"{run_key}/{index:05d}-{content_hash}"
-        first = 0
-        while first < settings.num_samples:
-            end = max(ranges.get((prefix, first), ()), default=settings.num_samples)
+        first, wanted = 0, settings.samples_for(benchmark)
+        while first < wanted:
+            end = max(ranges.get((prefix, first), ()), default=wanted)
             samples = range(first, end)
             plans.append(
                 ChunkPlan(f"{prefix}/{first:05d}-{end:05d}", index=index, problems=chunk, samples=samples)
@@ -159,6 +160,25 @@ def generate_solutions(
     """
     settings = GenerationParams.model_validate(params)
     problems = _with_masked_solutions(problems, masked_solutions)
+    runs = [
+        _run_jobs(problems, checkpoint, completed_chunks, run_settings, run=name)
+        for name, run_settings in settings.expand_runs().items()
+    ]
+    return _ChunkJobs(
+        {chunk_id: job for jobs in runs for chunk_id, job in jobs.items()},
+        after_save=lambda: [jobs.after_save() for jobs in runs],
+    )
+
+
+def _run_jobs(
+    problems: pd.DataFrame,
+    checkpoint: ModelDirectory,
+    completed_chunks: dict[str, Callable[[], pd.DataFrame]],
+    settings: GenerationParams,
+    *,
+    run: str,
+) -> _ChunkJobs:
+    """The chunk jobs of one generation run."""
     benchmark = _benchmark_of(problems)
     context = _GenerationContext.create(settings=settings, benchmark=benchmark, checkpoint=checkpoint)
     plans = plan_chunks(
@@ -170,8 +190,9 @@ def generate_solutions(
         plan.chunk_id: completed_chunks[plan.chunk_id] for plan in todo if plan.chunk_id in completed_chunks
     }
     logger.info(
-        "%s: %d problems in %d chunks, %d for shard %d/%d, %d already done, %d to generate%s (run key %s)",
+        "%s%s: %d problems in %d chunks, %d for shard %d/%d, %d already done, %d to generate%s (run key %s)",
         benchmark,
+        "" if run == DEFAULT_RUN else f" run {run}",
         sum(len(p.problems) for p in plans),
         len(plans),
         len(mine),
@@ -218,10 +239,16 @@ def mask_reference_solutions(
     """
     settings = GenerationParams.model_validate(params)
     benchmark = _benchmark_of(problems)
-    context = _GenerationContext.create(settings=settings, benchmark=benchmark, checkpoint=checkpoint)
-    if not _needs_masks(list(context.prompts.values())):
+    contexts = [
+        _GenerationContext.create(settings=run, benchmark=benchmark, checkpoint=checkpoint)
+        for run in settings.expand_runs().values()
+    ]
+    masked_runs = [context for context in contexts if _needs_masks(list(context.prompts.values()))]
+    if not masked_runs:
         return pd.DataFrame(columns=MASKED_COLUMNS)
-    rows = problems.to_dict(orient="records")[: context.selection.max_problems]
+    context = masked_runs[0]  # the teacher of the first run that shows masked solutions masks them
+    limits = [c.selection.max_problems for c in masked_runs]
+    rows = problems.to_dict(orient="records")[: None if None in limits else max(limits)]
     if without := [row["id"] for row in rows if not isinstance(row.get("reference_solution"), str)]:
         raise ValueError(
             f"generation.{benchmark}: the prompt shows a masked reference solution, but {len(without)} problems "
@@ -277,33 +304,62 @@ def merge_generations(
     checkpoint: ModelDirectory,
     params: dict[str, Any],
 ) -> pd.DataFrame:
-    """Samples ``0 .. num_samples - 1`` of every problem from the current run key's chunks, in one table; an error
-    lists the chunks still missing (other shards)."""
+    """Samples ``0 .. num_samples - 1`` of every problem of every run, from the current run keys' chunks, in one
+    table; an error lists the chunks still missing (other shards).
+
+    Rows record their run (``generation_run``) and the sample's index in it (``run_sample_index``);
+    ``sample_index`` numbers a problem's samples over all runs in order, so (problem_id, sample_index) stays the
+    key of a row downstream. With one run both indices are the same.
+    """
     settings = GenerationParams.model_validate(params)
     problems = _with_masked_solutions(problems, masked_solutions)
     benchmark = _benchmark_of(problems)
-    context = _GenerationContext.create(settings=settings, benchmark=benchmark, checkpoint=checkpoint)
-    plans = plan_chunks(problems, benchmark=benchmark, settings=settings, run_key=context.key, saved=chunks)
-    missing = [plan for plan in plans if plan.chunk_id not in chunks]
-    if missing:
-        raise ValueError(
-            f"generation.{benchmark}: {len(missing)} of {len(plans)} chunks are not generated yet (chunk indices "
-            f"{[plan.index for plan in missing][:20]}; with num_shards N, chunk i belongs to shard i % N). "
-            "Run the missing shards' generate node, then merge again."
+    tables, offset = [], 0
+    for run, run_settings in settings.expand_runs().items():
+        table = _merge_run(chunks, problems, checkpoint, run_settings, benchmark=benchmark, run=run)
+        tables.append(
+            table.assign(
+                generation_run=run,
+                run_sample_index=table["sample_index"],
+                sample_index=table["sample_index"] + offset,
+            )
         )
-    tables = [chunks[plan.chunk_id]() for plan in plans]
-    merged = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=GENERATION_COLUMNS)
-    # a saved range may reach past a lowered num_samples; rows in problem order, then by sample
+        offset += run_settings.samples_for(benchmark)
     position = {row_id: i for i, row_id in enumerate(problems["id"])}
     merged = (
-        merged[merged["sample_index"] < settings.num_samples]
+        pd.concat(tables, ignore_index=True)
         .assign(_position=lambda table: table["problem_id"].map(position))
         .sort_values(["_position", "sample_index"], kind="stable")
         .drop(columns="_position")
         .reset_index(drop=True)
     )
     _log_summary(merged, benchmark=benchmark)
-    return merged[GENERATION_COLUMNS]
+    return merged[MERGED_COLUMNS]
+
+
+def _merge_run(
+    chunks: dict[str, Callable[[], pd.DataFrame]],
+    problems: pd.DataFrame,
+    checkpoint: ModelDirectory,
+    settings: GenerationParams,
+    *,
+    benchmark: str,
+    run: str,
+) -> pd.DataFrame:
+    context = _GenerationContext.create(settings=settings, benchmark=benchmark, checkpoint=checkpoint)
+    plans = plan_chunks(problems, benchmark=benchmark, settings=settings, run_key=context.key, saved=chunks)
+    missing = [plan for plan in plans if plan.chunk_id not in chunks]
+    if missing:
+        where = "" if run == DEFAULT_RUN else f" run {run}"
+        raise ValueError(
+            f"generation.{benchmark}{where}: {len(missing)} of {len(plans)} chunks are not generated yet (chunk "
+            f"indices {[plan.index for plan in missing][:20]}; with num_shards N, chunk i belongs to shard i % N). "
+            "Run the missing shards' generate node, then merge again."
+        )
+    tables = [chunks[plan.chunk_id]() for plan in plans]
+    merged = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=GENERATION_COLUMNS)
+    # a saved range may reach past a lowered num_samples
+    return merged[merged["sample_index"] < settings.samples_for(benchmark)][GENERATION_COLUMNS]
 
 
 def _benchmark_of(problems: pd.DataFrame) -> str:

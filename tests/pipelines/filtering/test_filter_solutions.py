@@ -171,7 +171,7 @@ def test_every_rule_on_attributes_each_row_to_the_first_rule_it_fails():
     ]
     assert kept.columns == [
         "benchmark", "problem_id", "sample_index", "solution", "trimmed_chars", "uses_code", "predicted_answer",
-        "model",
+        "model", "generation_run",
     ]  # fmt: skip
     assert kept["uses_code"].to_list() == [True, False]
     assert len(table) == kept.height + removed.height

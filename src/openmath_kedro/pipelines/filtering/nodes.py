@@ -34,11 +34,11 @@ logger = logging.getLogger(__name__)
 
 SOLUTION_COLUMNS = [
     "benchmark", "problem_id", "sample_index", "solution", "trimmed_chars", "uses_code", "predicted_answer",
-    "model",
+    "model", "generation_run",
 ]  # fmt: skip
 SFT_COLUMNS = [
     "prompt", "completion", "prompt_name", "prompt_hash", "benchmark", "problem_id", "sample_index",
-    "source_model",
+    "source_model", "generation_run",
 ]  # fmt: skip
 
 
@@ -345,6 +345,7 @@ def build_sft_set(params: dict[str, Any], *selected_solutions: pl.DataFrame) -> 
             "problem_id",
             "sample_index",
             pl.col("model").alias("source_model"),
+            "generation_run",
         )
         .sort("benchmark", *KEYS)
     )

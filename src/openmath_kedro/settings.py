@@ -3,6 +3,7 @@
 import warnings
 
 from kedro.config import OmegaConfigLoader
+from omegaconf.resolvers import oc
 
 from openmath_kedro.hooks import ParameterValidationHooks, ProvenanceHooks, SharedResourceHooks
 from openmath_kedro.provenance import KeyedDataCatalog
@@ -31,4 +32,7 @@ CONFIG_LOADER_ARGS = {
     # Environments (conf/local, --env gpu) and --params override keys, not whole blocks: with the default
     # destructive merge, `finetuning: {seed: 1}` in conf/local would drop every other finetuning setting.
     "merge_strategy": {"parameters": "soft", "globals": "soft"},
+    # ${oc.env:NAME,default} everywhere, not only in credentials: `--env gpu` does not read conf/local, so
+    # conf/gpu/globals.yml takes the model paths from the environment.
+    "custom_resolvers": {"oc.env": oc.env},
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -11,6 +12,7 @@ from kedro.framework.startup import bootstrap_project
 from openmath_kedro.provenance import STORE_DIR, ProvenanceStore, expected_keys, source_key
 
 RESULTS_TABLE = "reporting.results.markdown"  # printed after the list: the question the recipe answers
+FUNNEL = "filtering.audit.funnel"  # what the training data went through, printed before the results
 
 
 def describe_outputs(project_path: Path) -> list[tuple[str, str, str]]:
@@ -46,6 +48,20 @@ def describe_outputs(project_path: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
+def describe_funnel(funnel: pl.DataFrame) -> list[str]:
+    """One line per training set: solutions (and problems) left after each enabled filtering step."""
+    lines = []
+    for (benchmark,), steps in funnel.sort("benchmark", "position").group_by("benchmark", maintain_order=True):
+        enabled = steps.filter(pl.col("enabled"))
+        first, last = enabled.row(0, named=True), enabled.row(-1, named=True)
+        flow = " -> ".join(f"{row['step']} {row['rows']}" for row in enabled.iter_rows(named=True))
+        lines.append(
+            f"  {benchmark}: {first['rows']} solutions of {first['problems']} problems generated and graded; "
+            f"{last['rows']} kept, covering {last['problems']} problems ({flow})"
+        )
+    return lines
+
+
 def _location(dataset: object) -> Path | None:
     """Where a persisted dataset keeps its data (file or folder); None for in-memory ones."""
     for attribute in ("_filepath", "filepath", "_path", "path"):
@@ -68,7 +84,11 @@ def main() -> None:
     print("\nOutputs:")
     for row in rows:
         print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-    results = {name: location for name, location, _ in rows}.get(RESULTS_TABLE)
+    locations = {name: location for name, location, _ in rows}
+    if (funnel := locations.get(FUNNEL)) is not None:
+        print("\nTraining data (filtering funnel: solutions left after each step):")
+        print("\n".join(describe_funnel(pl.read_parquet(funnel))))
+    results = locations.get(RESULTS_TABLE)
     if results is not None:
         print(f"\nResults ({results}):\n")
         print(Path(results).read_text(encoding="utf-8"))

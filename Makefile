@@ -14,7 +14,7 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup bubblewrap run test lint lock bench-setup pip-check clean-venv
+.PHONY: help setup bubblewrap chromium run test lint lock bench-setup pip-check clean-venv
 
 help:
 	@echo "make run    - set up, then run the whole recipe on the embedded default model"
@@ -24,7 +24,7 @@ help:
 	@echo "make lock   - re-resolve requirements.lock from pyproject.toml"
 	@echo "make bench-setup - check that math-verify (pinned in the lock: test oracle and benchmark) is installed"
 
-setup: $(STAMP) bubblewrap
+setup: $(STAMP) bubblewrap chromium
 
 # The venv is rebuilt only when the lock or the project metadata changed.
 $(STAMP): requirements.lock pyproject.toml
@@ -55,6 +55,13 @@ bubblewrap:
 	  echo "installing bubblewrap (sandbox for model-written code)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+
+# Debian's Chromium and its chromedriver: tests/inspector drives the inspector (kedro inspect) in headless Chromium.
+chromium:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+	  echo "installing chromium and chromium-driver (browser tests of kedro inspect)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 run: setup
 	$(BIN)/kedro run --only-missing-outputs

@@ -1,5 +1,8 @@
 """openmath_kedro file for ensuring the package is executable
 as `openmath-kedro` and `python -m openmath_kedro`
+
+``openmath-kedro inspect [--host --port --env --debug]`` serves the inspector (as ``kedro inspect`` does);
+anything else is Kedro's ``run`` (the project's, see cli.py).
 """
 
 import sys
@@ -16,6 +19,12 @@ def main(*args, **kwargs) -> Any:
 
     interactive = hasattr(sys, "ps1")
     kwargs["standalone_mode"] = not interactive
+
+    arguments = list(args[0]) if args else sys.argv[1:]
+    if arguments[:1] == ["inspect"]:
+        from openmath_kedro.inspector.cli import inspect
+
+        return inspect(arguments[1:], prog_name="openmath-kedro inspect", **kwargs)
 
     run = find_run_command(package_name)
     return run(*args, **kwargs)

@@ -128,3 +128,13 @@ def _run_command() -> click.Command:
 
 run = _run_command()
 cli.add_command(run, "run")
+
+
+def _inspect_command() -> click.Command:
+    """``kedro inspect``: the inspector web app (openmath_kedro.inspector; Dash is imported when it starts)."""
+    from openmath_kedro.inspector.cli import inspect
+
+    return inspect
+
+
+cli.add_command(_inspect_command(), "inspect")

@@ -190,10 +190,12 @@ def _run_jobs(
         plan.chunk_id: completed_chunks[plan.chunk_id] for plan in todo if plan.chunk_id in completed_chunks
     }
     logger.info(
-        "%s%s: %d problems in %d chunks, %d for shard %d/%d, %d already done, %d to generate%s (run key %s)",
+        "%s%s: %d problems x %d samples in %d chunks, %d for shard %d/%d, %d already done, %d to generate%s "
+        "(run key %s)",
         benchmark,
         "" if run == DEFAULT_RUN else f" run {run}",
-        sum(len(p.problems) for p in plans),
+        sum(len(p.problems) for p in plans if p.samples.start == 0),
+        settings.samples_for(benchmark),
         len(plans),
         len(mine),
         settings.shard,

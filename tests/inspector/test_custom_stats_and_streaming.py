@@ -100,3 +100,4 @@ def test_solutions_split_into_prose_code_and_outputs():
     ]
     assert split_solution("<llm-code>\nprint(") == [("code", "print(")]  # unclosed while generating
     assert math_markdown("So \\(x\\) is \\[1.\\]") == "So $x$ is $$1.$$"
+    assert math_markdown("The answer is \\boxed{\\frac{1}{2}}.") == "The answer is $\\boxed{\\frac{1}{2}}$."

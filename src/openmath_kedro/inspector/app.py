@@ -369,7 +369,7 @@ class InspectorApp:
             return html.Div(
                 [
                     html.Label(label),
-                    dcc.Input(id=id_, type="number", value=value, style={"width": "110px"}, **kwargs),
+                    dcc.Input(id=id_, type="number", value=value, style={"width": "140px"}, **kwargs),
                 ],
                 className="field",
             )
@@ -473,7 +473,7 @@ class InspectorApp:
                                 ],
                                 className="field",
                             ),
-                            _message("; ".join(problems)) if problems else None,
+                            _message("; ".join(problems), "info") if problems else None,
                         ],
                         className="panel",
                         style={"width": "420px"},
@@ -949,6 +949,10 @@ class InspectorApp:
                     for r in rows.iter_rows(named=True)
                 ]  # fmt: skip
                 values = [o["value"] for o in options]
+                # A is the first solution of a newly picked problem (set in the same round as this callback)
+                if ctx.triggered_id == "selected-problem" or not key_a:
+                    first = self._view(view_key).solutions(problem_id).head(1)
+                    key_a = f"{first['model'][0]}#{first['sample_index'][0]}" if first.height else None
                 # the same dataset: the next sample; another run: the same sample index if it has one
                 if name == view_key and key_a in values and len(values) > 1:
                     value = values[(values.index(key_a) + 1) % len(values)]

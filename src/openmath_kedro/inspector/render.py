@@ -50,11 +50,33 @@ def split_solution(text: str) -> list[tuple[str, str]]:
 
 
 def math_markdown(text: str) -> str:
-    """Markdown whose math MathJax (through dcc.Markdown) renders: \\[..\\] -> $$..$$, \\(..\\) -> $..$."""
+    """Markdown whose math MathJax (through dcc.Markdown) renders: \\[..\\] -> $$..$$, \\(..\\) -> $..$.
+
+    In text without any math delimiter, a bare ``\\boxed{..}`` (models often write one) becomes inline math.
+    """
     text = _DISPLAY.sub(lambda m: f"$${m.group(1)}$$", text)
     text = _INLINE.sub(lambda m: f"${m.group(1).strip()}$", text)
     text = _ENVIRONMENT.sub(lambda m: f"$${m.group(1)}$$", text)
+    if "$" not in text:
+        text = _wrap_bare_boxes(text)
     return text
+
+
+def _wrap_bare_boxes(text: str) -> str:
+    out, position = [], 0
+    while (start := text.find("\\boxed{", position)) != -1:
+        depth, end = 0, None
+        for index in range(start + len("\\boxed"), len(text)):
+            depth += {"{": 1, "}": -1}.get(text[index], 0)
+            if depth == 0:
+                end = index + 1
+                break
+        if end is None:  # unclosed: leave the rest as it is
+            break
+        out.append(text[position:start] + "$" + text[start:end] + "$")
+        position = end
+    out.append(text[position:])
+    return "".join(out)
 
 
 def _fence(code: str) -> str:

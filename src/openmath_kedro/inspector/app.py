@@ -345,7 +345,7 @@ class InspectorApp:
                 ],
                 className="row panel",
             ),
-            html.Div(id="dataset-status", className="summary"),
+            dcc.Loading(html.Div(id="dataset-status", className="summary"), type="dot"),
             html.Div(id="analyze-message"),
             dcc.Store(id="view-key"),
             dcc.Store(id="page-number", data=0),
@@ -640,7 +640,7 @@ class InspectorApp:
             started = time.perf_counter()
             try:
                 if ctx.triggered_id == "reload":
-                    self.project._views.pop(name or "", None)
+                    self.project.forget(name or "")
                 view = self._view(name)
             except NotGenerationsShaped as error:
                 return None, "", _message(f"{name}: {error}"), *empty
@@ -1089,7 +1089,10 @@ class InspectorApp:
                 [html.Div("as rendered:", className="muted"), dcc.Markdown(math_markdown(text), mathjax=True)]
             )
 
-        choices_by_key = {c.key: c for c in self.project.engine_choices()[0]}
+        def engines() -> dict[
+            str, Any
+        ]:  # read again on each use: a checkpoint made while the app runs shows up
+            return {c.key: c for c in self.project.engine_choices()[0]}
 
         @app.callback(
             Output("inf-prompt", "value"),
@@ -1099,7 +1102,7 @@ class InspectorApp:
             Input("inf-engine", "value"),
         )
         def engine_defaults(key: str | None) -> tuple:
-            choice = choices_by_key.get(key or "")
+            choice = engines().get(key or "")
             if choice is None:
                 return no_update, no_update, no_update, no_update
             from openmath_kedro.prompts import load_prompt
@@ -1149,7 +1152,7 @@ class InspectorApp:
                             True,
                             _message("give the checkpoint directory of 'another checkpoint'"),
                         )
-                    base = next(iter(choices_by_key.values()), None)
+                    base = next(iter(engines().values()), None)
                     settings = {
                         k: v
                         for k, v in (
@@ -1161,7 +1164,14 @@ class InspectorApp:
                     settings.update(kind="vllm", model=custom_model.strip())
                     label = f"vllm: {custom_model.strip()}"
                 else:
-                    choice = choices_by_key[engine_key]
+                    choices = engines()
+                    if engine_key not in choices:
+                        return (
+                            no_update,
+                            True,
+                            _message(f"no configured engine {engine_key!r} any more: reload the page"),
+                        )
+                    choice = choices[engine_key]
                     settings, label = dict(choice.settings), choice.label
                 request = InferenceRequest(
                     problem=problem.strip(),

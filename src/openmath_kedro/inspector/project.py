@@ -26,6 +26,7 @@ from .tables import NotGenerationsShaped, TableView, empty_labels, normalize, no
 logger = logging.getLogger(__name__)
 
 LABELS_DATASET = "inspector.solutions.labels"
+MAX_OPEN_VIEWS = 4  # datasets kept in memory (the analyzed one, compared ones)
 # The artifacts whose rows are solutions, and what the dataset list calls them.
 GENERATIONS_ARTIFACTS = {
     "generations": "generations",
@@ -136,8 +137,9 @@ class InspectorProject:
         """The canonical view of a generations-shaped dataset (cached until its file changes)."""
         with self._lock:
             version = self._version(name)
-            cached = self._views.get(name)
+            cached = self._views.pop(name, None)
             if cached is not None and cached[0] == version:
+                self._views[name] = cached  # most recently used last
                 return cached[1]
             if not self.catalog.exists(name):
                 raise NotGenerationsShaped(f"{name} does not exist yet (run the pipeline that makes it)")
@@ -153,7 +155,14 @@ class InspectorProject:
                 frame=frame, problems=self.problems_for(frame), solution_set_name=solution_set(name)
             )
             self._views[name] = (version, view)
+            while len(self._views) > MAX_OPEN_VIEWS:  # a 1.8M-solution frame takes about 2 GB
+                self._views.pop(next(iter(self._views)))
             return view
+
+    def forget(self, name: str) -> None:
+        """Drop a dataset's cached view (the next use loads it again through the catalog)."""
+        with self._lock:
+            self._views.pop(name, None)
 
     def problems_for(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The problem texts of a frame's problems, from ``data_preparation.{benchmark}.{split}_problems``."""

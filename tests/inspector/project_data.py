@@ -123,6 +123,11 @@ def write_project_data(root: Path, checkpoint: Path) -> None:
                     f"Multiply: $6 \\times 7 = {row['predicted_answer']}$, so $\\boxed{{{row['predicted_answer']}}}$. ({model})"
                 )
             catalog.save(f"evaluation.{model}.gsm8k.greedy.graded_generations", pd.DataFrame(rows))
+    # float32, as tests/code_interpreter/test_real_engine.py: the 135M model's greedy continuation of the forced
+    # code block closes it (in bfloat16 it repeats the print line until its token limit)
+    (root / "conf" / "local" / "parameters_evaluation.yml").write_text(
+        "evaluation:\n  engine:\n    vllm:\n      dtype: float32\n"
+    )
     target = root / "data" / "06_models" / "student"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.symlink_to(checkpoint, target_is_directory=True)

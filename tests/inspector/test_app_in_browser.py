@@ -1,7 +1,7 @@
 """The inspector in real headless Chromium: pages, filters, LaTeX, compare, labels, bad input, live inference.
 
 One app process and one browser serve the whole module; tests run in file order. The inference run starts
-first (vLLM takes about a minute to start on 2 cores) and is checked near the end, after the Analyze tests.
+first (the model takes 15-60 s to start on 2 cores) and is checked near the end, after the Analyze tests.
 Screenshots of each page go to build/inspector-screenshots/ (printed when the browser starts).
 """
 
@@ -277,6 +277,7 @@ def test_inference_runs_the_code_interpreter_loop_through_the_sandbox(app, brows
     outputs = [o.text for o in browser.find_elements(By.CSS_SELECTOR, "#inf-solution .sandbox-output pre")]
     assert outputs and outputs[0] == "42", text_of(browser, "inf-solution")
     assert browser.find_elements(By.CSS_SELECTOR, "#inf-solution .code-block")
+    assert "6 rows of 7 eggs" in text_of(browser, "inf-solution")  # the job shows its problem after a reload
     assert "verdict:" in text_of(browser, "inf-result")
     assert "sandbox output fed back" in text_of(browser, "inf-events")
     screenshot(browser, "inference")

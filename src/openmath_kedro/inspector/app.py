@@ -1244,7 +1244,17 @@ class InspectorApp:
                 )
             return (
                 status,
-                solution_view(snap["text"], empty="(nothing generated yet)"),
+                [
+                    html.Div(
+                        [
+                            html.Div(snap["description"], className="meta"),
+                            *problem_view(snap["problem"], snap["gold"]),
+                        ],
+                        className="job-problem",
+                    ),
+                    html.Hr(),
+                    *solution_view(snap["text"], empty="(nothing generated yet)"),
+                ],
                 "\n".join(snap["events"]),
                 result,
                 snap["done"],

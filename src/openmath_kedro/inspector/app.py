@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 import urllib.parse
 from collections import OrderedDict
 from pathlib import Path
@@ -1295,7 +1294,3 @@ def _format(value: Any) -> str:
 def create_app(project_path: str | Path = ".", env: str | None = None) -> dash.Dash:
     """The Dash app on the project at ``project_path`` (opened as ``kedro run`` would, in environment ``env``)."""
     return InspectorApp(InspectorProject(Path(project_path), env=env)).app
-
-
-def format_exception(error: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(error), error)).strip()

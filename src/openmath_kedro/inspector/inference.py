@@ -304,10 +304,6 @@ class JobBoard:
         with self._lock:
             return self._jobs.get(job_id or "")
 
-    def latest(self) -> Job | None:
-        with self._lock:
-            return next(reversed(self._jobs.values()), None)
-
     def start(self, request: InferenceRequest) -> Job:
         job = Job(
             id=uuid.uuid4().hex[:12],

@@ -144,3 +144,12 @@ def test_auto_dtype_on_cpu_follows_the_cpu_flags(flags, expected):
 
     cpuinfo = f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n"
     assert cpu_dtype(cpuinfo) == expected
+
+
+def test_on_cpu_the_engine_core_and_worker_run_in_this_process(engine: VLLMEngine) -> None:
+    """No engine-core or worker process (they cost a start of torch and vLLM each, and shared memory)."""
+    import multiprocessing
+
+    engine.start()
+    assert engine.on_cpu
+    assert multiprocessing.active_children() == []

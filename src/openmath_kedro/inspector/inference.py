@@ -12,9 +12,8 @@ the bubblewrap sandbox pool of ``run_resources.shared_sandbox``. Two thin wrappe
 - ``WatchedRunner`` records each code block and the sandbox output that the loop feeds back.
 
 Jobs run in a separate inference process (``JobBoard``), which sends every change of its job back to the app;
-vLLM runs inside that process (its engine core and worker in-process: ``VLLM_ENABLE_V1_MULTIPROCESSING=0`` and the
-``uni`` executor, where the pipelines use two more processes), which starts a model in about 15 s on 2 cores
-instead of 40 s; the model, its settings and the sampling are the configured ones.
+vLLM runs inside that process (on CPU the engine runs its engine core and worker in-process, as in the pipelines);
+the model, its settings and the sampling are the configured ones.
 the page polls ``Job.snapshot()`` (dcc.Interval). A model that cannot start, a sandbox that fails, anything the
 job raises, even the inference process dying, ends the job with its message; the app keeps serving.
 """
@@ -250,12 +249,7 @@ def worker_main(requests: Any, events: Any) -> None:
     """The inference process: runs jobs one after the other; the engine stays up between them."""
     import logging
     import multiprocessing
-    import os
     import queue
-
-    # vLLM's engine core in this process (it is already apart from the app): two fewer Python processes that
-    # import torch and vLLM, so a model starts in about 15 s instead of 40 s on 2 cores
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
     from openmath_kedro.run_resources import close_shared_resources
 
@@ -406,14 +400,6 @@ def render_prompt(request: InferenceRequest) -> str:
     return template.render(problem=request.problem, chat_template=chat_template)
 
 
-def in_process_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """vLLM settings with the uni executor (workers in the engine's process), unless the settings choose one."""
-    if settings.get("kind") != "vllm" or int(settings.get("tensor_parallel_size") or 1) != 1:
-        return settings
-    extra = {"distributed_executor_backend": "uni", **(settings.get("extra") or {})}
-    return {**settings, "extra": extra}
-
-
 def run_job(job: Job, request: InferenceRequest) -> None:
     from openmath_kedro.run_resources import shared_engine, shared_sandbox
 
@@ -423,7 +409,7 @@ def run_job(job: Job, request: InferenceRequest) -> None:
     job.log(
         f"starting the engine: {request.engine_label} (the first run of a model starts it: vLLM takes 15-60 s on 2 cores)"
     )
-    engine = shared_engine(in_process_settings(request.engine_settings))
+    engine = shared_engine(request.engine_settings)
     if callable(start := getattr(engine, "start", None)):
         start()
     job.log("engine ready")

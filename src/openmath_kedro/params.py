@@ -495,7 +495,9 @@ class EvaluationRun(_Strict):
 
 
 class EvaluationBenchmark(_Strict):
-    max_problems: int | None = Field(default=None, ge=1, description="the first N test problems (None: all)")
+    max_problems: int | None = Field(
+        default=None, ge=0, description="the first N test problems (None: all; 0: none, the benchmark is off)"
+    )
     examples: str | None = Field(
         default=None, description="few-shot set for prompts that show examples (gsm8k, math_general, ...)"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -18,6 +19,7 @@ from openmath_kedro.answers import (
     is_equivalent,
 )
 from openmath_kedro.answers.symbolic import compare_with_sympy
+from openmath_kedro.answers.worker_pool import MAX_REPLACEMENTS_PER_MAP
 
 
 def test_batch_keeps_order_and_reuses_repeated_pairs() -> None:
@@ -65,6 +67,16 @@ def test_a_task_past_its_deadline_is_killed_and_its_worker_replaced() -> None:
         assert elapsed < 20
         assert pool.replaced == 2
         assert all(result.ok for result in pool.map([0, 0], timeout_s=5.0))  # replacements work
+
+
+@pytest.mark.timeout(120)
+def test_workers_replaced_in_earlier_maps_do_not_make_a_later_map_give_up() -> None:
+    # os._exit ends the worker on every task: each one is replaced. More replacements than the per-map
+    # allowance in an earlier map must not make the next map give its tasks up unrun.
+    with DeadlinePool(task=os._exit, workers=1) as pool:
+        assert all(not r.ok for r in pool.map([0] * (MAX_REPLACEMENTS_PER_MAP + 2), timeout_s=30.0))
+        later = pool.map([0, 0], timeout_s=30.0)
+    assert [result.error for result in later] == ["worker process died"] * 2
 
 
 @pytest.mark.timeout(60)

@@ -173,6 +173,7 @@ class DeadlinePool:
         while len(self._workers) < min(self.size, len(items)):
             self._workers.append(self._start_worker())
         results: list[TaskResult | None] = [None] * len(items)
+        replaced_before = self.replaced  # the give-up rule counts this map's replacements only
         pending = deque(range(len(items)))
         idle: deque[int] = deque()
         starting: dict[int, float] = {}  # worker slot -> start-up deadline
@@ -234,7 +235,8 @@ class DeadlinePool:
                 if now >= deadline:
                     self._replace(slot)  # a worker that cannot even start: try a fresh one
                     starting[slot] = time.monotonic() + STARTUP_TIMEOUT_S
-            if pending and not busy and not idle and self.replaced > MAX_REPLACEMENTS_PER_MAP + len(items):
+            replaced_here = self.replaced - replaced_before
+            if pending and not busy and not idle and replaced_here > MAX_REPLACEMENTS_PER_MAP + len(items):
                 for index in pending:
                     results[index] = TaskResult(error="worker processes keep failing to start")
                 pending.clear()

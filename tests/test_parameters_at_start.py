@@ -176,9 +176,19 @@ def test_typed_engine_settings_are_the_engine_classes_arguments():
 
 
 # ------------------------------------------------------------------------------ environments, --params
-def test_gpu_files_hold_only_what_differs_from_base():
-    for path in sorted((PROJECT_ROOT / "conf" / "gpu").glob("parameters_*.yml")):
-        gpu = yaml.safe_load(path.read_text())
+ENVIRONMENTS = sorted(
+    p.name for p in (PROJECT_ROOT / "conf").iterdir() if p.is_dir() and p.name not in ("base", "local")
+)
+
+
+def test_the_shipped_environments_are_known():
+    assert {"gpu", "cpu_full", "self_improvement"} <= set(ENVIRONMENTS)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_environment_files_hold_only_what_differs_from_base(env):
+    for path in sorted((PROJECT_ROOT / "conf" / env).glob("parameters_*.yml")):
+        overrides = yaml.safe_load(path.read_text())
 
         def leaves(node, prefix=()):
             if isinstance(node, dict):
@@ -187,7 +197,7 @@ def test_gpu_files_hold_only_what_differs_from_base():
             else:
                 yield prefix, node
 
-        for keys, value in leaves(gpu):
+        for keys, value in leaves(overrides):
             base = BASE
             for key in keys:
                 base = base.get(key, "<absent>") if isinstance(base, dict) else "<absent>"
@@ -229,6 +239,12 @@ def test_the_engine_kind_switches_with_one_runtime_parameter(project):
         "kind": "openai",
         **BASE["generation"]["engine"]["openai"],
     }
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_environment_validates(project, env):
+    params = _context_params(project, env=env)
+    assert set(validate_parameters(params)) >= {"generation", "evaluation", "finetuning"}
 
 
 def test_gpu_environment_validates_and_keeps_base_keys(project):

@@ -46,7 +46,14 @@ def pipeline_names() -> list[str]:
 
 
 def test_pipelines_are_registered():
-    assert {"data_preparation", "model_setup"} <= set(pipeline_names())
+    folders = {
+        p.name
+        for p in (PROJECT_ROOT / "src/openmath_kedro/pipelines").iterdir()
+        if (p / "pipeline.py").is_file()
+    }
+    assert folders == set(pipeline_names())  # every pipeline folder, and nothing else
+    assert {"data_preparation", "model_setup", "generation", "grading", "filtering", "finetuning",
+            "evaluation", "reporting"} <= folders  # fmt: skip
     default = pipelines["__default__"]
     for name in pipeline_names():
         assert set(pipelines[name].nodes) <= set(default.nodes), f"{name} is not part of __default__"

@@ -1,8 +1,10 @@
-"""The labelled set: every pair, organized by failure class, must get its labelled verdict quickly."""
+"""The labelled set: every pair, organized by failure class, must get its labelled verdict.
+
+Speed is measured in benchmarks/answers_vs_math_verify.py, not here; the timeout only catches a hang.
+"""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
@@ -11,7 +13,6 @@ from openmath_kedro.answers import AnswerConventions, grade, grade_responses
 from tests.answers.labelled import load_labelled_pairs
 
 PAIRS = load_labelled_pairs()
-SECONDS_PER_PAIR = 3.0  # includes starting the sympy worker once; the fast path takes microseconds
 
 
 def test_the_labelled_set_is_large_and_every_class_has_true_and_false_pairs() -> None:
@@ -26,11 +27,8 @@ def test_the_labelled_set_is_large_and_every_class_has_true_and_false_pairs() ->
 @pytest.mark.parametrize("pair", PAIRS, ids=[pair.test_id for pair in PAIRS])
 def test_labelled_pair(pair) -> None:
     conventions = AnswerConventions.from_dict(pair.conventions)
-    started = time.perf_counter()
     if pair.is_full_response:
         verdict = grade_responses([pair.prediction], [pair.gold], conventions=conventions)[0].verdict
     else:
         verdict = grade(pair.prediction, pair.gold, conventions=conventions)
-    elapsed = time.perf_counter() - started
     assert verdict.equivalent is pair.equivalent, (pair.prediction[:200], pair.gold[:200], verdict)
-    assert elapsed < SECONDS_PER_PAIR

@@ -8,16 +8,6 @@ import polars as pl
 from openmath_kedro.params import FilteringParams
 
 START = "graded"
-FILTER_STEPS = (
-    "correct_answer",
-    "one_boxed_answer",
-    "well_formed_code",
-    "no_code_errors",
-    "length_limits",
-    "decontaminated",
-    "unique_text",
-    "unique_up_to_layout",
-)
 SELECTION_STEPS = ("code_preference", "downsampling")
 FUNNEL_SCHEMA = {
     "benchmark": pl.String,

@@ -36,10 +36,6 @@ SOLUTION_COLUMNS = [
     "benchmark", "problem_id", "sample_index", "solution", "trimmed_chars", "uses_code", "predicted_answer",
     "model", "generation_run",
 ]  # fmt: skip
-SFT_COLUMNS = [
-    "prompt", "completion", "prompt_name", "prompt_hash", "benchmark", "problem_id", "sample_index",
-    "source_model", "generation_run",
-]  # fmt: skip
 
 
 class EmptySFTSetError(ValueError):

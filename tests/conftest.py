@@ -115,3 +115,60 @@ def embedded_checkpoint_dir(tmp_path_factory) -> Path:
     )
     ModelDirectoryDataset(path=str(target)).save(build_plain_checkpoint(source.load(), {"dtype": "bfloat16"}))
     return target
+
+
+# The whole recipe on a tiny configuration: only what differs from conf/base (parameters merge key by key).
+# Generation keeps the default prompt, 8 GSM8K problems and 4 samples, so that the tiny teacher gets some
+# right and filtering leaves an SFT set; everything else is cut down to mechanics.
+TINY_RECIPE_PARAMETERS = {
+    "parameters_generation.yml": """
+generation:
+  engine: {vllm: {max_model_len: 3072}}
+  sampling: {max_tokens: 160}
+  interpreter: {max_generated_tokens: 200}
+  benchmarks:
+    math: {max_problems: 2}
+""",
+    "parameters_finetuning.yml": """
+finetuning:
+  per_device_batch_size: 2
+  max_steps: 2
+  max_length: 512
+""",
+    "parameters_evaluation.yml": """
+evaluation:
+  engine: {vllm: {max_model_len: 2048}}
+  interpreter: {max_code_rounds: 1, max_generated_tokens: 24}
+  majority_ks: [1, 2]
+  runs:
+    greedy: {sampling: {max_tokens: 24}}
+    sampled: {num_samples: 2, max_problems: 1, sampling: {max_tokens: 24}}
+  benchmarks:
+    gsm8k: {max_problems: 2}
+    math: {max_problems: 1}
+    math500: {max_problems: 1}
+    svamp: {max_problems: 1}
+    gsm_hard: {max_problems: 1}
+    asdiv: {max_problems: 1}
+    algebra222: {max_problems: 1}
+    mawps: {max_problems: 1}
+    tabmwp: {max_problems: 1}
+""",
+}
+
+
+def make_tiny_recipe_project(root: Path, shared_datasets: Path) -> Path:
+    """A project copy whose conf/local holds TINY_RECIPE_PARAMETERS."""
+    make_project_copy(root, local_globals=f"raw_data_mirrors:\n  - {shared_datasets}\n")
+    for name, text in TINY_RECIPE_PARAMETERS.items():
+        (root / "conf" / "local" / name).write_text(text.lstrip())
+    return root
+
+
+@pytest.fixture(scope="session")
+def recipe_project(tmp_path_factory, shared_datasets) -> Path:
+    """``__default__`` (what `make run` runs) once, on the real components and the embedded model."""
+    root = make_tiny_recipe_project(tmp_path_factory.mktemp("recipe") / "project", shared_datasets)
+    with kedro_session(root):
+        pass
+    return root

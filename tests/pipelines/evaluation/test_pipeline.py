@@ -1,8 +1,9 @@
-"""evaluation + reporting on the real vLLM engine and sandbox with the embedded model, through KedroSession.
+"""evaluation + reporting on the real vLLM engine and sandbox, as parts of the whole recipe.
 
-One project copy: every benchmark's first test problems, both model slots (the embedded model as base and as
-"finetuned", in two checkpoint folders, so the engine is switched between them), greedy and sampled runs,
-then the reporting pipeline's table, comparison and charts.
+The session's ``recipe_project`` (tests/conftest.py) runs ``__default__`` once on a tiny configuration: the
+embedded model as base, the student it finetunes as "finetuned" (so the engine is switched between them),
+every benchmark's first test problems, greedy and sampled runs, then the reporting pipeline's table,
+comparison and charts. tests/test_recipe.py checks the same run from end to end.
 """
 
 from __future__ import annotations
@@ -12,54 +13,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from openmath_kedro.benchmark_sets import EVALUATED_MODELS, EVALUATION_SETS
-from tests.conftest import PROJECT_ROOT, kedro_session, make_project_copy
 from tests.notebooks.test_results_notebook import NOTEBOOK, execute_notebook
 
 pytestmark = pytest.mark.integration
 
-SAMPLES = 2
-
-
-def tiny_evaluation_parameters() -> dict:
-    """The project's evaluation block, cut down to mechanics: one or two problems, a few tokens each."""
-    block = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "parameters_evaluation.yml").read_text())
-    settings = block["evaluation"]
-    settings["engine"]["vllm"]["max_model_len"] = 2048
-    settings["interpreter"] |= {"max_code_rounds": 1, "max_generated_tokens": 24}
-    for run in settings["runs"].values():
-        run["sampling"]["max_tokens"] = 24
-    settings["runs"]["sampled"] |= {"num_samples": SAMPLES, "max_problems": 1}
-    settings["majority_ks"] = [1, SAMPLES]
-    for name, benchmark in settings["benchmarks"].items():
-        benchmark["max_problems"] = 2 if name == "gsm8k" else 1
-    return block
+SAMPLES = 2  # evaluation.runs.sampled.num_samples of TINY_RECIPE_PARAMETERS
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, shared_datasets, embedded_checkpoint_dir) -> Path:
-    root = make_project_copy(
-        tmp_path_factory.mktemp("evaluation") / "project",
-        local_globals=f"raw_data_mirrors:\n  - {shared_datasets}\n",
-    )
-    (root / "conf" / "base" / "parameters_evaluation.yml").write_text(
-        yaml.safe_dump(tiny_evaluation_parameters())
-    )
-    models = root / "data" / "06_models"
-    models.mkdir(parents=True)
-    (models / "student").symlink_to(embedded_checkpoint_dir)
-    (models / "finetuned_student").symlink_to(embedded_checkpoint_dir)
-    with kedro_session(
-        root,
-        pipeline_names=["data_preparation"],
-        namespaces=[f"data_preparation.{b}" for b in EVALUATION_SETS],
-    ):
-        pass
-    with kedro_session(root, pipeline_names=["evaluation", "reporting"]):
-        pass
-    return root
+def project(recipe_project: Path) -> Path:
+    return recipe_project
 
 
 def read_jsonl(path: Path) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 One project copy goes through: a run killed with kill -9 after its first chunk, the resumed run, the records
 it produced, and a re-run that must do no work. A second copy is generated in two shards and then merged.
+Grading and filtering of real generations are checked on the whole recipe's run: tests/test_recipe.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import polars as pl
 import pytest
 
 from openmath_kedro.datasets import JSONLinesDataset
@@ -181,72 +181,6 @@ def test_sharded_run_equals_the_unsharded_run(tmp_path, shared_datasets, embedde
         "tokens_out",
     ]
     pd.testing.assert_frame_equal(sharded[same], unsharded[same])
-
-
-def test_grading_runs_on_the_real_generations(resumed, project):
-    kedro(project, "--pipelines", "grading", "--namespaces", "grading.gsm8k")
-    path = project / "data" / "07_model_output" / "grading" / "gsm8k" / "graded_generations.jsonl"
-    graded = JSONLinesDataset(filepath=str(path)).load()
-    assert len(graded) == 6
-    assert {"predicted_answer", "is_correct", "verdict", "grader_version"} <= set(graded.columns)
-    assert set(graded["is_correct"]) <= {True, False}
-    statuses = {verdict["status"] for verdict in graded["verdict"]}
-    assert statuses <= {"equivalent", "not_equivalent", "no_answer", "error", "timeout"}
-
-
-def test_filtering_runs_on_the_real_graded_generations(resumed, project):
-    """generation + grading of both training sets on the real engine, then the filtering pipeline as `kedro run`."""
-    from openmath_kedro.prompts import load_prompt
-
-    kedro(project, "--pipelines", "data_preparation")  # decontamination reads every evaluation set
-    math = SMALL.replace("benchmarks.gsm8k", "benchmarks.math")
-    kedro(project, "--pipelines", "generation", "--namespaces", "generation.math", params=math)
-    kedro(project, "--pipelines", "grading")
-    graded = {
-        b: JSONLinesDataset(
-            filepath=str(project / f"data/07_model_output/grading/{b}/graded_generations.jsonl")
-        ).load()
-        for b in ("gsm8k", "math")
-    }
-    # The rules as configured: the 135M model rarely gets an answer right, so an empty benchmark is likely;
-    # that must be an error that shows the funnel, and anything kept must pass every rule.
-    default = subprocess.run(
-        [KEDRO, "run", "--pipelines", "filtering"], cwd=project, capture_output=True, text=True,
-        env=os.environ | {"KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}, timeout=600,
-    )  # fmt: skip
-    if default.returncode != 0:
-        log = default.stdout + default.stderr
-        assert "filtering kept no solution" in log and "correct_answer" in log, log[-4000:]
-    # Correctness, box and code rules off: every generation is kept unless it is a duplicate.
-    lenient = (
-        "filtering.filters.correct_only=false,filtering.filters.single_boxed_answer=false,"
-        "filtering.filters.well_formed_code=false,filtering.filters.drop_code_errors=false,"
-        "filtering.selection.code_preference=all"
-    )
-    kedro(project, "--pipelines", "filtering", params=lenient)
-    out = project / "data"
-    sft = pl.read_ndjson(out / "07_model_output/filtering/sft_training_examples.jsonl")
-    funnel = pl.read_parquet(out / "08_reporting/filtering/funnel.parquet")
-    template = load_prompt("zero_shot")
-    problems = {
-        b: JSONLinesDataset(filepath=str(out / f"03_primary/problems/{b}/train.jsonl"))
-        .load()
-        .set_index("id")["problem"]
-        for b in ("gsm8k", "math")
-    }
-    for benchmark, table in graded.items():
-        removed = pl.read_parquet(out / f"08_reporting/filtering/{benchmark}/removed_solutions.parquet")
-        kept = sft.filter(pl.col("benchmark") == benchmark)
-        assert kept.height >= 1 and kept.height + removed.height == len(table)
-        assert set(removed["step"]) <= {"unique_text", "unique_up_to_layout", "decontaminated"}
-        rows = funnel.filter(pl.col("benchmark") == benchmark).sort("position")["rows"].to_list()
-        assert rows[0] == len(table) and rows[-1] == kept.height
-        texts = table.set_index(["problem_id", "sample_index"])["generation"]
-        for row in kept.iter_rows(named=True):
-            assert texts[(row["problem_id"], row["sample_index"])].startswith(row["completion"])
-            assert row["prompt"] == template.render(problem=problems[benchmark][row["problem_id"]])
-    assert set(sft["prompt_hash"]) == {template.content_hash}
-    assert (out / "08_reporting/filtering/funnel_chart.json").is_file()
 
 
 def test_more_samples_add_chunks_and_make_everything_downstream_again(resumed, project):

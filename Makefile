@@ -14,11 +14,12 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup bubblewrap chromium run test lint lock bench-setup pip-check clean-venv
+.PHONY: help setup bubblewrap chromium run test experiment lint lock bench-setup pip-check clean-venv
 
 help:
 	@echo "make run    - set up, then run the whole recipe on the embedded default model"
 	@echo "make test   - set up, then run the test suite"
+	@echo "make experiment - the self-improvement experiment (docs/self_improvement.md, hours)"
 	@echo "make setup  - only create/update .venv and system packages"
 	@echo "make lint   - ruff + import-linter contracts"
 	@echo "make lock   - re-resolve requirements.lock from pyproject.toml"
@@ -69,6 +70,13 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The self-improvement experiment (docs/self_improvement.md): about two hours on 2 cores. It shares data/ with
+# `make run`; outputs are keyed by what they were made from, so switching between the two re-makes only the
+# cheap steps (chunks and training runs of both stay on disk and are reused).
+experiment: setup
+	$(BIN)/kedro run --env self_improvement --only-missing-outputs
+	$(BIN)/python -m openmath_kedro.outputs --env self_improvement
 
 lint: setup
 	$(BIN)/ruff check src tests

@@ -1,7 +1,8 @@
-"""Print what the project's pipelines have produced so far: ``python -m openmath_kedro.outputs``."""
+"""Print what the project's pipelines have produced so far: ``python -m openmath_kedro.outputs [--env ENV]``."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import polars as pl
@@ -15,11 +16,11 @@ RESULTS_TABLE = "reporting.results.markdown"  # printed after the list: the ques
 FUNNEL = "filtering.audit.funnel"  # what the training data went through, printed before the results
 
 
-def describe_outputs(project_path: Path) -> list[tuple[str, str, str]]:
+def describe_outputs(project_path: Path, *, env: str | None = None) -> list[tuple[str, str, str]]:
     """(dataset, location, size) for every persisted output of the default pipeline that exists; the size of an
-    output made from other inputs than the current ones says so."""
+    output made from other inputs than the current ones (those of ``env``) says so."""
     bootstrap_project(project_path)
-    with KedroSession.create(project_path=project_path) as session:
+    with KedroSession.create(project_path=project_path, env=env) as session:
         catalog = session.load_context().catalog
         graph = pipelines["__default__"]
         store = ProvenanceStore(project_path / STORE_DIR)
@@ -43,7 +44,7 @@ def describe_outputs(project_path: Path) -> list[tuple[str, str, str]]:
                 size = _bytes(sum(f.stat().st_size for f in files))
             recorded = store.key(name)
             if recorded is not None and recorded != keys.get(name):
-                size += " (stale: made from other inputs; `make run` makes it again)"
+                size += " (stale: made from other inputs; the next run makes it again)"
             rows.append((name, str(location), size))
     return rows
 
@@ -51,7 +52,9 @@ def describe_outputs(project_path: Path) -> list[tuple[str, str, str]]:
 def describe_funnel(funnel: pl.DataFrame) -> list[str]:
     """One line per training set: solutions (and problems) left after each enabled filtering step."""
     lines = []
-    for (benchmark,), steps in funnel.sort("benchmark", "position").group_by("benchmark", maintain_order=True):
+    for (benchmark,), steps in funnel.sort("benchmark", "position").group_by(
+        "benchmark", maintain_order=True
+    ):
         enabled = steps.filter(pl.col("enabled"))
         first, last = enabled.row(0, named=True), enabled.row(-1, named=True)
         flow = " -> ".join(f"{row['step']} {row['rows']}" for row in enabled.iter_rows(named=True))
@@ -76,7 +79,11 @@ def _bytes(size: int) -> str:
 
 
 def main() -> None:
-    rows = describe_outputs(Path.cwd())
+    parser = argparse.ArgumentParser(description="What the pipelines have produced so far, then the results.")
+    parser.add_argument(
+        "--env", help="the Kedro environment whose parameters say what is stale (default: local)"
+    )
+    rows = describe_outputs(Path.cwd(), env=parser.parse_args().env)
     if not rows:
         print("Nothing produced yet: run `kedro run`.")
         return

@@ -38,7 +38,8 @@ def keys(table: pl.DataFrame) -> set[tuple[str, int]]:
     return set(table.select(KEY).iter_rows())
 
 
-def test_every_dataset_the_recipe_writes_exists(recipe_project: Path):
+def test_every_dataset_the_recipe_writes_exists(recipe_project: Path, monkeypatch):
+    monkeypatch.chdir(recipe_project)  # the catalog's paths are relative to the project
     bootstrap_project(recipe_project)
     with KedroSession.create(project_path=recipe_project) as session:
         catalog = session.load_context().catalog

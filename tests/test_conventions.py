@@ -191,3 +191,42 @@ def test_code_is_ruff_clean():
         [str(ruff), "check", "src", "tests", "benchmarks"], cwd=PROJECT_ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _declared_distributions() -> set[str]:
+    """Distribution names in pyproject's dependencies and optional groups, normalized."""
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + [
+        r for group in project["optional-dependencies"].values() for r in group
+    ]
+    return {
+        re.split(r"[<>=~!\[; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        for requirement in requirements
+    }
+
+
+def test_every_package_the_code_imports_is_declared():
+    """src/ imports only the standard library, itself and packages pyproject.toml declares (not ones that
+    happen to be installed as someone else's dependency)."""
+    import ast
+    import importlib.metadata
+
+    declared = _declared_distributions()
+    owners = importlib.metadata.packages_distributions()
+    undeclared: dict[str, set[str]] = {}
+    for path in sorted((PROJECT_ROOT / "src").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top in sys.stdlib_module_names or top == "openmath_kedro":
+                    continue
+                distributions = {name.lower().replace("_", "-") for name in owners.get(top, [])}
+                if not distributions & declared:
+                    undeclared.setdefault(top, set()).add(str(path.relative_to(PROJECT_ROOT)))
+    assert not undeclared, sorted(undeclared)

@@ -23,6 +23,8 @@ def grade_solutions(
     the table in errors, logs and the progress bar.
     """
     missing = [column for column in ("problem_id", "generation") if column not in generations]
+    if missing and generations.empty:  # no rows (a disabled benchmark): an empty JSON Lines file has no columns
+        generations, missing = generations.reindex(columns=[*generations.columns, *missing]), []
     if missing:
         raise ValueError(
             f"{label} generations table: column '{missing[0]}' missing (has {', '.join(generations.columns)})"

@@ -27,6 +27,12 @@ def test_missing_column_is_named():
         run(graded((0, "\\boxed{4}")).drop(columns="is_correct"))
 
 
+def test_a_graded_table_without_rows_needs_no_columns():
+    # what an empty JSON Lines file loads as: a benchmark that generated nothing (max_problems 0)
+    kept, removed = run(pd.DataFrame())
+    assert kept.is_empty() and removed.is_empty()
+
+
 @pytest.mark.parametrize(
     ("column", "values", "message"),
     [

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from openmath_kedro.answers import GRADER_VERSION
+from openmath_kedro.datasets import JSONLinesDataset
 from openmath_kedro.pipelines.grading.nodes import grade_generations
 
 PROBLEMS = pd.DataFrame(
@@ -65,3 +66,11 @@ def test_unknown_convention_key():
         grade_generations(
             generations(("math/train/0", "\\boxed{1}")), PROBLEMS, {"conventions": {"math": {"tolerance": 1}}}
         )
+
+
+def test_a_benchmark_without_generations_grades_to_an_empty_table(tmp_path):
+    # a disabled benchmark (max_problems 0) merges to no rows, and an empty JSON Lines file has no columns
+    dataset = JSONLinesDataset(filepath=str(tmp_path / "generations.jsonl"))
+    dataset.save(pd.DataFrame(columns=["problem_id", "generation", "seed"]))
+    graded = grade_generations(dataset.load(), PROBLEMS, {})
+    assert graded.empty and {"problem_id", "generation", "is_correct", "verdict"} <= set(graded.columns)

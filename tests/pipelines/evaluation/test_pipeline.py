@@ -17,7 +17,8 @@ import pytest
 from openmath_kedro.benchmark_sets import EVALUATED_MODELS, EVALUATION_SETS
 from tests.notebooks.test_results_notebook import NOTEBOOK, execute_notebook
 
-pytestmark = pytest.mark.integration
+# the first test here runs the whole recipe (recipe_project): longer than pytest's default limit
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 SAMPLES = 2  # evaluation.runs.sampled.num_samples of TINY_RECIPE_PARAMETERS
 

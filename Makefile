@@ -66,7 +66,7 @@ chromium:
 
 run: setup
 	$(BIN)/kedro run --only-missing-outputs
-	$(BIN)/python -m openmath_kedro.outputs
+	$(BIN)/python -m openmath_kedro.runs.outputs
 
 test: setup
 	$(BIN)/python -m pytest
@@ -76,7 +76,7 @@ test: setup
 # cheap steps (chunks and training runs of both stay on disk and are reused).
 experiment: setup
 	$(BIN)/kedro run --env self_improvement --only-missing-outputs
-	$(BIN)/python -m openmath_kedro.outputs --env self_improvement
+	$(BIN)/python -m openmath_kedro.runs.outputs --env self_improvement
 
 lint: setup
 	$(BIN)/ruff check src tests

@@ -34,7 +34,7 @@ from openmath_kedro.datasets import GenerationChunksDataset, JSONLinesDataset, M
 from openmath_kedro.engines.vllm_engine import cpu_dtype
 from openmath_kedro.pipelines.evaluation.nodes import solution_settings
 from openmath_kedro.prompts import load_prompt
-from openmath_kedro.run_resources import close_shared_resources, shared_engine, shared_sandbox
+from openmath_kedro.runs.resources import close_shared_resources, shared_engine, shared_sandbox
 
 
 def raw_vllm(

@@ -26,7 +26,8 @@ KEDRO_FREE_PACKAGES = (
     "prompts",
     "metrics",
     "code_interpreter",
-    "run_resources",
+    "runs.keys",
+    "runs.resources",
 )
 COMPOSITES = {"__default__", "sdg"}
 EVALUATION_IN_MEMORY = r"evaluation\.[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+\.(settings|masked_solutions)"
@@ -166,10 +167,11 @@ def test_kedro_free_packages_are_under_the_import_contract():
     assert {"kedro", "openmath_kedro.pipelines"} <= set(forbidden["forbidden_modules"])
     package_dir = PROJECT_ROOT / "src" / "openmath_kedro"
     for package in KEDRO_FREE_PACKAGES:
-        if (package_dir / package).is_dir() or (package_dir / f"{package}.py").is_file():
-            assert f"openmath_kedro.{package}" in forbidden["source_modules"], (
-                f"{package} is not under the contract"
-            )
+        path = package_dir / package.replace(".", "/")
+        assert path.is_dir() or path.with_suffix(".py").is_file(), f"{package} does not exist"
+        assert f"openmath_kedro.{package}" in forbidden["source_modules"], (
+            f"{package} is not under the contract"
+        )
     independence = next(c for c in config["contracts"] if c["type"] == "independence")
     assert set(independence["modules"]) == {f"openmath_kedro.pipelines.{name}" for name in pipeline_names()}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from openmath_kedro.outputs import describe_funnel
+from openmath_kedro.runs.outputs import describe_funnel
 
 
 def test_the_funnel_line_follows_the_enabled_steps_of_each_training_set():

@@ -14,8 +14,8 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline, node, pipeline
 
-from openmath_kedro.outputs import describe_outputs
-from openmath_kedro.provenance import (
+from openmath_kedro.runs.outputs import describe_outputs
+from openmath_kedro.runs.provenance import (
     STORE_DIR,
     KeyedDataCatalog,
     ProvenanceStore,

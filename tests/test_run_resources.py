@@ -9,7 +9,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from openmath_kedro import run_resources as resources
+from openmath_kedro.runs import resources as resources
 from tests.conftest import make_project_copy
 
 

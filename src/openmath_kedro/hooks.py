@@ -15,7 +15,7 @@ from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
 from .params import validate_parameters
-from .provenance import (
+from .runs.provenance import (
     STORE_DIR,
     KeyedDataCatalog,
     ProvenanceStore,
@@ -24,7 +24,7 @@ from .provenance import (
     record_for,
     source_key,
 )
-from .run_resources import close_shared_resources, use_credentials
+from .runs.resources import close_shared_resources, use_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class ProvenanceHooks:
     """Install the key every output must carry before a run; record each output's key once it is saved.
 
     With ``kedro run --only-missing-outputs`` (``make run``) an output made from other parameters, data, models
-    or code counts as missing, so its node runs again, and so does everything downstream (see provenance.py).
+    or code counts as missing, so its node runs again, and so does everything downstream (see runs/provenance.py).
     """
 
     def __init__(self) -> None:

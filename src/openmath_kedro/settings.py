@@ -6,12 +6,12 @@ from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from openmath_kedro.hooks import ParameterValidationHooks, ProvenanceHooks, SharedResourceHooks
-from openmath_kedro.provenance import KeyedDataCatalog
+from openmath_kedro.runs.provenance import KeyedDataCatalog
 
 HOOKS = (ParameterValidationHooks(), SharedResourceHooks(), ProvenanceHooks())
 
 # Kedro's catalog, except that an output made from other inputs than the current ones counts as missing for
-# `kedro run --only-missing-outputs` (provenance.py).
+# `kedro run --only-missing-outputs` (runs/provenance.py).
 DATA_CATALOG_CLASS = KeyedDataCatalog
 
 # Kedro 1.7's config loader calls an OmegaConf API that OmegaConf now flags as deprecated; the warning is

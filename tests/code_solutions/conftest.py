@@ -9,7 +9,7 @@ import pytest
 
 from openmath_kedro.code_solutions import nodes
 from openmath_kedro.engines.base import Completion, GenerationRequest
-from openmath_kedro.run_resources import close_shared_resources
+from openmath_kedro.runs.resources import close_shared_resources
 
 
 class EchoEngine:

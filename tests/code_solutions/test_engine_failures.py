@@ -16,7 +16,7 @@ from kedro.runner import SequentialRunner
 from openmath_kedro.code_solutions import nodes
 from openmath_kedro.code_solutions.pipeline import code_solutions_pipeline
 from openmath_kedro.datasets import GenerationChunksDataset, ModelDirectory
-from openmath_kedro.run_resources import close_shared_resources
+from openmath_kedro.runs.resources import close_shared_resources
 from tests.engines.fake_openai_server import FakeServer, completion_body, error_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]  # the sandbox is real

@@ -141,9 +141,9 @@ def test_generation_node_through_the_server_with_credentials(server: tuple[str, 
     # the generation pipeline's node with engine.kind openai, its key from the credentials entry
     import pandas as pd
 
-    from openmath_kedro import run_resources as resources
     from openmath_kedro.code_solutions.nodes import MASKED_COLUMNS, generate_solutions
     from openmath_kedro.datasets import ModelDirectory
+    from openmath_kedro.runs import resources as resources
 
     base_url, model = server
     problems = pd.DataFrame(

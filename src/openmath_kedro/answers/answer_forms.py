@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-from openmath_kedro.answers.evaluation import EvaluationError, exact_value, has_decimal, symbols_of
+from openmath_kedro.answers.expression_values import EvaluationError, exact_value, has_decimal, symbols_of
 from openmath_kedro.answers.latex_expression import ExpressionParseError, Node, Sym, parse_expression
 from openmath_kedro.answers.normalization import MAX_ANSWER_CHARS, NormalizedAnswer
 

@@ -34,7 +34,7 @@ from openmath_kedro.answers.answer_forms import (
     parse_answer_form,
 )
 from openmath_kedro.answers.conventions import MODEL_OUTPUT, AnswerConventions
-from openmath_kedro.answers.evaluation import (
+from openmath_kedro.answers.expression_values import (
     EvaluationError,
     ValueTooLarge,
     approximate,
@@ -128,7 +128,7 @@ def fast_verdict(prediction: str, gold: str, conventions: AnswerConventions = MO
 def _random_points(symbols: tuple[str, ...]) -> list[dict[str, Any]]:
     """Seeded points: two positive (inside sqrt/log domains), one negative, one with alternating signs,
     so ``x`` vs ``|x|`` and ``\\sqrt{x^2}`` vs ``x`` are told apart."""
-    from openmath_kedro.answers.evaluation import _mpmath
+    from openmath_kedro.answers.expression_values import _mpmath
 
     mp = _mpmath()
     generator = random.Random(20240229 + len(symbols))

@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from openmath_kedro.cache_keys import settings_hash
 from openmath_kedro.code_interpreter import (
     ENGINE_ERROR,
     InterpreterSettings,
@@ -38,7 +37,8 @@ from openmath_kedro.prompts import (
     mask_numbers_heuristically,
     masked_solution_leaks_answer,
 )
-from openmath_kedro.run_resources import shared_engine, shared_sandbox
+from openmath_kedro.runs.keys import settings_hash
+from openmath_kedro.runs.resources import shared_engine, shared_sandbox
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """One problem through the code-interpreter loop, run in an inference process and watched live by the page.
 
 The loop is the pipelines' own: ``openmath_kedro.code_interpreter.solve_with_code`` with the engine of
-``run_resources.shared_engine`` (one model in memory at a time; asking for another closes the previous one) and
-the bubblewrap sandbox pool of ``run_resources.shared_sandbox``. Two thin wrappers only watch it:
+``runs.resources.shared_engine`` (one model in memory at a time; asking for another closes the previous one) and
+the bubblewrap sandbox pool of ``runs.resources.shared_sandbox``. Two thin wrappers only watch it:
 
 - ``StreamingEngine`` asks the engine for at most ``tokens_per_update`` tokens per call and continues the text
   until the request's own stop strings or token budget end it, so the page shows the text as it grows. Stop
@@ -155,7 +155,7 @@ class StreamingEngine:
         if whole is not None and whole.stop_reason == CODE_END:
             self.job.append(CODE_END)
 
-    def close(self) -> None:  # the shared engine stays up for the next run; run_resources closes it
+    def close(self) -> None:  # the shared engine stays up for the next run; runs.resources closes it
         pass
 
 
@@ -251,7 +251,7 @@ def worker_main(requests: Any, events: Any) -> None:
     import multiprocessing
     import queue
 
-    from openmath_kedro.run_resources import close_shared_resources
+    from openmath_kedro.runs.resources import close_shared_resources
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parent = multiprocessing.parent_process()
@@ -401,7 +401,7 @@ def render_prompt(request: InferenceRequest) -> str:
 
 
 def run_job(job: Job, request: InferenceRequest) -> None:
-    from openmath_kedro.run_resources import shared_engine, shared_sandbox
+    from openmath_kedro.runs.resources import shared_engine, shared_sandbox
 
     prompt = render_prompt(request)
     job.log(f"prompt rendered ({len(prompt)} characters, template {request.prompt})")

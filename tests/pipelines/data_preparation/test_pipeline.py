@@ -106,7 +106,7 @@ def test_raw_files_were_copied_from_the_mirror(prepared, shared_datasets):
 
 
 def test_outputs_lists_every_table_with_its_rows(prepared):
-    from openmath_kedro.outputs import describe_outputs
+    from openmath_kedro.runs.outputs import describe_outputs
 
     listed = {name: size for name, _, size in describe_outputs(prepared)}
     for (benchmark, split), count in EXPECTED_COUNTS.items():

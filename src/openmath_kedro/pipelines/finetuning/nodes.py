@@ -14,9 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import polars as pl
 
-from openmath_kedro.cache_keys import settings_hash
 from openmath_kedro.datasets import LoadedModel, ModelDirectory, TrainingCheckpoint
 from openmath_kedro.params import FinetuningParams
+from openmath_kedro.runs.keys import settings_hash
 
 from .training import TrainingPlan, average_weights, checkpoint_state_dict, train
 

@@ -1,4 +1,4 @@
-"""Print what the project's pipelines have produced so far: ``python -m openmath_kedro.outputs [--env ENV]``."""
+"""Print what the project's pipelines have produced so far: ``python -m openmath_kedro.runs.outputs [--env ENV]``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from openmath_kedro.provenance import STORE_DIR, ProvenanceStore, expected_keys, source_key
+from openmath_kedro.runs.provenance import STORE_DIR, ProvenanceStore, expected_keys, source_key
 
 RESULTS_TABLE = "reporting.results.markdown"  # printed after the list: the question the recipe answers
 FUNNEL = "filtering.audit.funnel"  # what the training data went through, printed before the results

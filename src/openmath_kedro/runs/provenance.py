@@ -36,8 +36,8 @@ from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
 from openmath_kedro.answers import GRADER_VERSION
-from openmath_kedro.cache_keys import settings_hash
 from openmath_kedro.code_interpreter import ENGINE_ERROR
+from openmath_kedro.runs.keys import settings_hash
 
 logger = logging.getLogger(__name__)
 

@@ -65,11 +65,7 @@ def test_the_held_back_test_split_keeps_its_figures() -> None:
 
 
 def _key(prediction: str, gold: str, conventions: dict) -> tuple[str, str, str]:
-    return (
-        prediction,
-        gold,
-        json.dumps(conventions, sort_keys=True),
-    )  # the same pair may differ by conventions
+    return prediction, gold, json.dumps(conventions, sort_keys=True)  # the same pair may differ by conventions
 
 
 def _math500_reference_pairs(shared_datasets: Path) -> list[tuple[str, str, bool | None]]:

@@ -92,7 +92,6 @@ def latex_equal(first: str, second: str) -> bool:
     expressions. Strict: anything but two scalar expressions, multi-letter symbols (``\\angle PQR`` parses
     as angle*P*Q*R) or a parse failure is "not equal"."""
     from latex2sympy2_extended import latex2sympy  # declared in pyproject; imported here, where it is needed
-
     try:
         values = [latex2sympy(text) for text in (first, second)]
     except Exception:  # noqa: BLE001 - the parser raises many kinds of errors on input it does not read

@@ -23,9 +23,7 @@ def grade_solutions(
     the table in errors, logs and the progress bar.
     """
     missing = [column for column in ("problem_id", "generation") if column not in generations]
-    if (
-        missing and generations.empty
-    ):  # no rows (a disabled benchmark): an empty JSON Lines file has no columns
+    if missing and generations.empty:  # no rows (a disabled benchmark): an empty JSON Lines file has no columns
         generations, missing = generations.reindex(columns=[*generations.columns, *missing]), []
     if missing:
         raise ValueError(

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import SandboxConfig
-from .zygote import ZYGOTE_CAPABILITIES
 
 INSTALL_HINT = (
     "bubblewrap (the `bwrap` command) is required to run model-generated code safely. Install it with "
@@ -25,7 +24,33 @@ INSTALL_HINT = (
 
 SANDBOX_PYTHON = "/opt/python"
 SANDBOX_PACKAGES = "/opt/site-packages"
-_ZYGOTE_SOURCE = Path(__file__).with_name("zygote.py")
+# Capabilities bwrap leaves the zygote (it needs them to jail its sessions; jail.ZYGOTE_CAPABILITIES keeps
+# exactly these, tests/sandbox/test_module_structure.py checks that the two lists agree).
+ZYGOTE_CAPABILITIES = (
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_KILL",
+    "CAP_SYS_ADMIN",
+    "CAP_DAC_OVERRIDE",
+)
+# The modules that run inside the sandbox, each after the ones it imports; the last one is the zygote.
+WORKER_MODULES = ("framing", "jail", "cell_runner", "zygote")
+# The -c program of a worker. The sandbox shows the interpreter nothing of this project, so the host passes
+# the worker modules' text after the zygote's configuration (argv: config, name, source, name, source, ...)
+# and this program makes modules of them under their own names; their relative imports then find each other
+# in sys.modules. importlib's finders only load from directories and zip files, which would have to be
+# mounted into the sandbox.
+_LAUNCHER = """\
+import sys, types
+texts = sys.argv[2:]
+del sys.argv[2:]  # the zygote reads its configuration from sys.argv[1]
+for name, source in zip(texts[::2], texts[1::2]):
+    module = sys.modules[name] = types.ModuleType(name)
+    module.__package__ = name.rpartition(".")[0]
+    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+module.main()
+"""
 # Each worker's sessions get their own uids; offset by pid so pools of different processes rarely share.
 _uid_ranges = itertools.count(1_000_000 + (os.getpid() % 50_000) * 20_000, 1_000)
 
@@ -148,10 +173,18 @@ def _common_env() -> dict[str, str]:
     }
 
 
+def _worker_module_texts() -> list[str]:
+    """name, source, name, source, ... of the worker modules, for the launcher."""
+    here = Path(__file__).parent
+    texts: list[str] = []
+    for module in WORKER_MODULES:
+        texts += [f"{__package__}.{module}", (here / f"{module}.py").read_text()]
+    return texts
+
+
 def worker_command(config: SandboxConfig, *, uid_base: int) -> WorkerCommand:
     """The argv (and environment) that starts one worker's zygote."""
-    source = _ZYGOTE_SOURCE.read_text()
-    flags = ["-S", "-s", "-B", "-c", source]
+    flags = ["-S", "-s", "-B", "-c", _LAUNCHER]
     packages = _package_dirs(config.packages)
     if config.unsafe_no_isolation:
         sys_path = sorted({str(p.parent) for p in packages})
@@ -160,7 +193,8 @@ def worker_command(config: SandboxConfig, *, uid_base: int) -> WorkerCommand:
         zygote_config = _zygote_config(
             config, isolated=False, uid_base=0, sys_path=sys_path, scratch_dir=scratch
         )
-        return WorkerCommand(argv=[sys.executable, *flags, zygote_config], env=env, scratch_dir=scratch)
+        argv = [sys.executable, *flags, zygote_config, *_worker_module_texts()]
+        return WorkerCommand(argv=argv, env=env, scratch_dir=scratch)
 
     bwrap = _find_bwrap(config)
     python_args, python, library_path = _python_mounts()
@@ -187,5 +221,6 @@ def worker_command(config: SandboxConfig, *, uid_base: int) -> WorkerCommand:
         "--clearenv", *env_args, "--chdir", "/tmp",
         python, *flags,
         _zygote_config(config, isolated=True, uid_base=uid_base, sys_path=[SANDBOX_PACKAGES]),
+        *_worker_module_texts(),
     ]  # fmt: skip
     return WorkerCommand(argv=argv, env={})

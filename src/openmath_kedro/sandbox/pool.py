@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 from .config import SandboxConfig
+from .framing import FrameReader, write_frame
 from .isolation import SandboxUnavailableError, allocate_uid_base, worker_command
 from .result import ExecutionResult, build_output
-from .zygote import FrameReader, write_frame
 
 _STARTUP_SECONDS = 120.0  # importing sympy on a loaded 2-core machine, several workers at once
 _GRACE_SECONDS = 10.0  # on top of the block timeouts, before the host gives up on a worker

@@ -1,8 +1,9 @@
 """The program that runs inside one sandbox worker: the "zygote" and its session processes.
 
-It is standard library only, because the host starts it as ``python -I -S -c <this file's text> <config>``
-inside bubblewrap, where the project directory (and so this package) is not visible. The host imports it only
-for the frame helpers.
+Standard library only: the host starts it inside bubblewrap, where this package is not visible, by passing
+the text of the worker modules to the interpreter (``isolation.py``). The worker's code is split so that each
+part can be read alone: ``framing`` (the wire), ``jail`` (confinement of the processes), ``cell_runner`` (what a
+session process does with a cell) and this module (process management).
 
 Process tree inside one worker's sandbox (its own pid namespace)::
 
@@ -17,436 +18,28 @@ not an interpreter start.
 
 from __future__ import annotations
 
-import ast
 import builtins
-import ctypes
-import decimal
 import fcntl
 import gc
-import io
 import json
 import linecache
 import os
-import random
-import resource
 import select
 import signal
 import socket
-import struct
 import sys
-import threading
 import time
-import traceback
-import warnings
 
-_HEADER = struct.Struct("!I")
-MAX_FRAME_BYTES = 64 << 20
+from .cell_runner import CMD_FD, OUTPUT_FD, RESULT_FD, BoundedOutput, run_cell, serve_session
+from .framing import FrameReader, write_frame
+from .jail import drop_zygote_capabilities, enter_session_jail, lock_down_session
+
 # A session process may answer with at most this much; anything larger is treated as a crash.
 _MAX_RESULT_BYTES = 1 << 20
-
-# Linux constants not exposed by the os module of Python 3.11.
-_CLONE_NEWNS = 0x00020000
-_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
-_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_SECCOMP, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = (
-    1,
-    4,
-    22,
-    24,
-    38,
-)
-_SECCOMP_MODE_FILTER = 2
-_CAP_LAST = 63
-# Capabilities the zygote keeps (bwrap --cap-add): switch uids, signal and mount for its session processes.
-_CAP_SETGID, _CAP_SETUID, _CAP_SETPCAP, _CAP_KILL, _CAP_SYS_ADMIN = 6, 7, 8, 5, 21
-# DAC_OVERRIDE: wipe files a session made unreadable to others from its /tmp between solutions.
-_CAP_DAC_OVERRIDE = 1
-ZYGOTE_CAPABILITIES = (
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_KILL",
-    "CAP_SYS_ADMIN",
-    "CAP_DAC_OVERRIDE",
-)
-_KEEP_CAPS = {_CAP_SETGID, _CAP_SETUID, _CAP_SETPCAP, _CAP_KILL, _CAP_SYS_ADMIN, _CAP_DAC_OVERRIDE}
-
-# Fixed fds in a session process: the command pipe, the result pipe and a private copy of the output file.
-_CMD_FD, _RESULT_FD, _OUTPUT_FD = 3, 4, 5
 # uids per worker beyond one per session: an idle process, and killed ones that are still dying.
 _SPARE_UIDS = 10
 # A process whose peak memory grew this much over the zygote's is not reused (a big heap stays big).
 _REUSE_MAX_GROWTH_MB = 256
-
-
-# --------------------------------------------------------------------------------------------- framing
-
-
-def write_frame(fd: int, message: dict) -> None:
-    """Write one length-prefixed JSON frame (blocking, complete)."""
-    body = json.dumps(message, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    data = memoryview(_HEADER.pack(len(body)) + body)
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks, missing = [], size
-    while missing:
-        chunk = os.read(fd, min(missing, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        missing -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(fd: int) -> dict | None:
-    """Read one frame (blocking); None at end of stream."""
-    header = _read_exactly(fd, _HEADER.size)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    if size > MAX_FRAME_BYTES:
-        raise ValueError(f"frame of {size} bytes is too large")
-    body = _read_exactly(fd, size)
-    return None if body is None else json.loads(body.decode("utf-8", "surrogatepass"))
-
-
-class FrameReader:
-    """Reads frames from a non-blocking fd with a deadline (the host and the zygote both use it)."""
-
-    def __init__(self, fd: int, *, max_bytes: int = MAX_FRAME_BYTES) -> None:
-        self.fd = fd
-        self.max_bytes = max_bytes
-        self._buffer = bytearray()
-        os.set_blocking(fd, False)
-
-    def read(self, deadline: float) -> dict | str:
-        """Return the next frame, or "timeout", "eof" or "oversized"."""
-        while True:
-            if len(self._buffer) >= _HEADER.size:
-                (size,) = _HEADER.unpack_from(self._buffer)
-                if size > self.max_bytes:
-                    return "oversized"
-                end = _HEADER.size + size
-                if len(self._buffer) >= end:
-                    body = bytes(self._buffer[_HEADER.size : end])
-                    del self._buffer[:end]
-                    try:
-                        return json.loads(body.decode("utf-8", "surrogatepass"))
-                    except ValueError:
-                        return "oversized"
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return "timeout"
-            wait = None if remaining == float("inf") else remaining
-            ready, _, _ = select.select([self.fd], [], [], wait)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(self.fd, 1 << 20)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                return "eof"
-            self._buffer += chunk
-
-
-# ------------------------------------------------------------------------ inside a session process
-
-
-class _BoundedOutput(io.TextIOBase):
-    """sys.stdout/sys.stderr of a session: writes straight to the output file, drops what is over the limit.
-
-    Unbuffered, so output printed before a timeout or crash is still there for the zygote to read; once the
-    limit is reached it only counts, so a print loop cannot fill memory or the file-size limit.
-    """
-
-    def __init__(self, *, limit: int, counter: list[int]) -> None:
-        self._limit = limit
-        self._counter = counter  # shared by stdout and stderr: one interleaved stream, like a notebook
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        return 1
-
-    def write(self, text: str) -> int:
-        if self.closed:
-            raise ValueError("I/O operation on closed file.")
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        room = self._limit - self._counter[0]
-        if room > 0:
-            data = memoryview(text[:room].encode("utf-8", "replace"))
-            while data:
-                data = data[os.write(1, data) :]
-        self._counter[0] += len(text)
-        return len(text)
-
-
-def _format_exception(exc: BaseException, *, max_frames: int = 6, max_message: int = 800) -> str:
-    """A Python-style traceback with only the frames of the solution's own code."""
-    if isinstance(exc, SyntaxError):
-        return "".join(traceback.format_exception_only(type(exc), exc))[-max_message * 2 :]
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell ")]
-    lines = ["Traceback (most recent call last):\n"] if frames else []
-    if len(frames) > max_frames:
-        hidden = len(frames) - max_frames
-        lines += traceback.format_list(frames[: max_frames // 2])
-        lines.append(f"  [... {hidden} more frames ...]\n")
-        frames = frames[-(max_frames // 2) :]
-    lines += traceback.format_list(frames)
-    message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    if len(message) > max_message:
-        message = message[:max_message] + " ..."
-    return "".join(lines) + message + "\n"
-
-
-def _run_cell(code: str, cell: str, namespace: dict) -> dict:
-    """Execute one block like a notebook cell: the value of a trailing expression is printed (repr)."""
-    linecache.cache[cell] = (len(code), None, code.splitlines(True), cell)
-    try:
-        tree = ast.parse(code, cell)
-        trailing = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            trailing = ast.Expression(tree.body.pop().value)
-        exec(compile(tree, cell, "exec"), namespace)
-        if trailing is not None:
-            value = eval(compile(trailing, cell, "eval"), namespace)
-            if value is not None:
-                print(repr(value))
-        return {"error": "", "kind": None}
-    except SystemExit as exc:
-        if exc.code in (None, 0):
-            return {"error": "", "kind": None}
-        return {"error": f"SystemExit: {exc.code!r}"[:400] + "\n", "kind": "exception"}
-    except MemoryError:
-        return {"error": "MemoryError: the memory limit of the sandbox was exceeded\n", "kind": "memory"}
-    except BaseException as exc:  # noqa: BLE001 - model code may raise anything, KeyboardInterrupt included
-        try:
-            return {"error": _format_exception(exc), "kind": "exception"}
-        except MemoryError:
-            return {"error": "MemoryError: the memory limit of the sandbox was exceeded\n", "kind": "memory"}
-        finally:
-            exc.__traceback__ = None  # frames would keep the block's temporaries alive
-
-
-class _InterpreterBaseline:
-    """Global interpreter state as it was before any model code, restored between solutions.
-
-    Covers what math code commonly changes (decimal and mpmath precision, int-to-str digit limit, recursion
-    limit, numpy print options and error handling, warnings, signals, modules, builtins, environment).
-    """
-
-    def __init__(self) -> None:
-        self.builtins = dict(builtins.__dict__)
-        self.modules = set(sys.modules)
-        self.path = list(sys.path)
-        self.recursion_limit = sys.getrecursionlimit()
-        self.int_digits = sys.get_int_max_str_digits()
-        self.environ = dict(os.environ)
-        self.decimal_context = decimal.getcontext().copy()
-        self.warning_filters = list(warnings.filters)
-        self.signals = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGALRM, signal.SIGTERM)}
-        self.hooks = (sys.displayhook, sys.excepthook)
-        numpy = sys.modules.get("numpy")
-        self.numpy = (numpy.get_printoptions(), numpy.geterr()) if numpy else None
-        mpmath = sys.modules.get("mpmath")
-        self.mpmath_prec = mpmath.mp.prec if mpmath else None
-
-    def restore(self) -> None:
-        sys.settrace(None)
-        sys.setprofile(None)
-        threading.settrace(None)  # type: ignore[arg-type]
-        threading.setprofile(None)  # type: ignore[arg-type]
-        for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
-            signal.setitimer(timer, 0)
-        for number, handler in self.signals.items():
-            signal.signal(number, handler)
-        for name in set(builtins.__dict__) - set(self.builtins):
-            del builtins.__dict__[name]
-        builtins.__dict__.update(self.builtins)
-        for name in set(sys.modules) - self.modules:
-            del sys.modules[name]
-        sys.path[:] = self.path
-        sys.setrecursionlimit(self.recursion_limit)
-        sys.set_int_max_str_digits(self.int_digits)
-        sys.displayhook, sys.excepthook = self.hooks
-        os.environ.clear()
-        os.environ.update(self.environ)
-        decimal.setcontext(self.decimal_context.copy())
-        warnings.filters[:] = self.warning_filters
-        random.seed()
-        if self.numpy is not None:
-            numpy = sys.modules["numpy"]
-            numpy.set_printoptions(**self.numpy[0])
-            numpy.seterr(**self.numpy[1])
-            numpy.random.seed()
-        if self.mpmath_prec is not None:
-            mpmath = sys.modules["mpmath"]
-            mpmath.mp.prec = self.mpmath_prec
-            mpmath.mp.pretty = False
-        linecache.clearcache()
-        os.closerange(_OUTPUT_FD + 1, 1 << 16)  # files the solution left open
-        os.chdir(_session_home())
-        os.umask(0o022)
-        gc.collect()
-
-
-_HOME = ["/tmp"]
-
-
-def _session_home() -> str:
-    return _HOME[0]
-
-
-def _process_stats() -> dict:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    output = os.fstat(_OUTPUT_FD)  # a block may have closed or replaced it
-    return {
-        "output_file": [output.st_dev, output.st_ino],
-        "threads": max(threading.active_count(), len(os.listdir("/proc/self/task"))),
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "max_rss_mb": usage.ru_maxrss >> 10,
-    }
-
-
-def _session_main(session_pid: int) -> None:
-    """Serve blocks on fd 3, answer on fd 4; "reset" starts a new solution in the same process."""
-    baseline = _InterpreterBaseline()
-    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
-    while True:
-        try:
-            request = read_frame(_CMD_FD)
-        except Exception:  # noqa: BLE001 - a broken channel ends the session
-            request = None
-        if request is None:
-            os._exit(0)
-        if request.get("op") == "reset":
-            namespace.clear()
-            namespace.update({"__name__": "__main__", "__builtins__": builtins})
-            try:
-                baseline.restore()
-                result = _process_stats()
-            except BaseException as exc:  # noqa: BLE001 - state we cannot restore: the zygote discards us
-                result = {"error": repr(exc)[:200]}
-        else:
-            # Undo whatever the previous block did to the output channels.
-            os.dup2(_OUTPUT_FD, 1)
-            os.dup2(_OUTPUT_FD, 2)
-            counter = [0]
-            sys.stdout = _BoundedOutput(limit=request["max_output"] + 1, counter=counter)
-            sys.stderr = _BoundedOutput(limit=request["max_output"] + 1, counter=counter)
-            sys.stdin = io.StringIO()
-            result = _run_cell(request["code"], request["cell"], namespace)
-            result["chars"] = counter[0]
-        if os.getpid() != session_pid:
-            # A process the block forked came back through our frames: it must not answer or read commands.
-            os._exit(0)
-        try:
-            write_frame(_RESULT_FD, result)
-        except Exception:  # noqa: BLE001
-            os._exit(1)
-
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _enter_session_jail(*, uid: int, tmp_mb: int) -> list[int]:
-    """In a fresh session process, while still root: private /tmp and /dev/shm, then drop to ``uid``.
-
-    Returns directory fds of the private mounts, opened while still root, for the zygote to wipe them
-    between solutions without entering the session's mount namespace.
-    """
-    libc = _libc()
-    _check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    # Private propagation, so the session's mounts never show up in the zygote or in other sessions.
-    _check(libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
-    options = f"size={tmp_mb}m,mode=1777".encode()
-    for target in (b"/tmp", b"/dev/shm"):
-        if os.path.isdir(target):
-            _check(libc.mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "mount tmpfs")
-    private_dirs = [
-        os.open(t, os.O_RDONLY | os.O_DIRECTORY) for t in (b"/tmp", b"/dev/shm") if os.path.isdir(t)
-    ]
-    for cap in range(_CAP_LAST + 1):
-        libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last capability: ignored
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)  # clears every capability: the session is an ordinary user
-    # Dumpable again (setuid cleared it), so /proc/PID belongs to the session's uid and the zygote finds it fast.
-    _libc().prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
-    return private_dirs
-
-
-# Seccomp: the session may not create user namespaces (this kernel lets unprivileged users do so, and a
-# namespace where it is "root" is the usual first step of a kernel exploit). Everything else is allowed.
-_SECCOMP_ARCH = {"x86_64": (0xC000003E, 272, 56, 435), "aarch64": (0xC00000B7, 97, 220, 435)}
-_CLONE_NEWUSER = 0x10000000
-
-
-def _forbid_user_namespaces() -> bool:
-    """Install the filter (needs no_new_privs); False on an architecture it does not know."""
-    machine = os.uname().machine
-    if machine not in _SECCOMP_ARCH:
-        return False
-    arch, nr_unshare, nr_clone, nr_clone3 = _SECCOMP_ARCH[machine]
-    load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
-    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
-    program = [
-        (load, 0, 0, 4),  # 0: architecture
-        (jeq, 1, 0, arch),  # 1
-        (ret, 0, 0, enosys),  # 2: another ABI (i386 on x86_64) is refused outright
-        (load, 0, 0, 0),  # 3: syscall number
-        (jge, 4, 0, 0x40000000),  # 4: x32 ABI -> 9
-        (jeq, 4, 0, nr_unshare),  # 5 -> 10
-        (jeq, 3, 0, nr_clone),  # 6 -> 10
-        (jeq, 1, 0, nr_clone3),  # 7 -> 9: its flags are in memory, out of reach; ENOSYS makes libc use clone
-        (ret, 0, 0, allow),  # 8
-        (ret, 0, 0, enosys),  # 9
-        (load, 0, 0, 16),  # 10: low 32 bits of the first argument, the namespace flags
-        (jset, 0, 1, _CLONE_NEWUSER),  # 11
-        (ret, 0, 0, eperm),  # 12
-        (ret, 0, 0, allow),  # 13
-    ]
-    filters = b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
-    buffer = ctypes.create_string_buffer(filters)
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(len(program), ctypes.addressof(buffer))
-    _check(_libc().prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
-    return True
-
-
-def _apply_limits(limits: dict, *, address_space_bytes: int) -> None:
-    def set_limit(kind: int, value: int) -> None:
-        resource.setrlimit(kind, (value, value))
-
-    set_limit(resource.RLIMIT_AS, address_space_bytes)
-    set_limit(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
-    set_limit(resource.RLIMIT_FSIZE, int(limits["file_size_mb"]) << 20)
-    set_limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
-    set_limit(resource.RLIMIT_NPROC, int(limits["processes"]))
-    set_limit(resource.RLIMIT_CORE, 0)
 
 
 def _move_fd(fd: int, target: int) -> None:
@@ -462,41 +55,36 @@ def _start_session_process(*, cmd_r: int, result_w: int, output_fd: int, zygote:
         high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in (cmd_r, result_w, output_fd)]
         devnull = os.open("/dev/null", os.O_RDONLY)
         _move_fd(devnull, 0)
-        for fd, target in zip(high, (_CMD_FD, _RESULT_FD, _OUTPUT_FD), strict=True):
+        for fd, target in zip(high, (CMD_FD, RESULT_FD, OUTPUT_FD), strict=True):
             _move_fd(fd, target)
-        _move_fd(_OUTPUT_FD, 1)
-        _move_fd(_OUTPUT_FD, 2)
-        os.closerange(_OUTPUT_FD + 1, 1 << 16)  # the host pipes and every other session's pipes
+        _move_fd(OUTPUT_FD, 1)
+        _move_fd(OUTPUT_FD, 2)
+        os.closerange(OUTPUT_FD + 1, 1 << 16)  # the host pipes and every other session's pipes
         limits = zygote.limits
         private_dirs: list[int] = []
         if zygote.isolated:
-            private_dirs = _enter_session_jail(uid=uid, tmp_mb=int(limits["tmp_size_mb"]))
+            private_dirs = enter_session_jail(uid=uid, tmp_mb=int(limits["tmp_size_mb"]))
+            home = "/tmp"  # the private tmpfs just mounted
         else:
-            _HOME[0] = zygote.unsafe_workdir(uid)
-        os.chdir(_session_home())
-        libc = _libc()
-        libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
-        if os.getppid() != zygote.pid:
-            os._exit(0)
-        if zygote.isolated:
-            _forbid_user_namespaces()
-        _apply_limits(limits, address_space_bytes=zygote.address_space_bytes)
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death on a too-large file
+            home = zygote.unsafe_workdir(uid)
+        os.chdir(home)
+        lock_down_session(
+            isolated=zygote.isolated,
+            zygote_pid=zygote.pid,
+            limits=limits,
+            address_space_bytes=zygote.address_space_bytes,
+        )
         os.umask(0o022)
         gc.enable()
         # Ready: hand the zygote the private directories (the ready message itself is one byte).
-        with socket.socket(fileno=os.dup(_RESULT_FD)) as channel:
+        with socket.socket(fileno=os.dup(RESULT_FD)) as channel:
             socket.send_fds(channel, [b"R"], private_dirs)
         for fd in private_dirs:
             os.close(fd)
-        _session_main(os.getpid())
+        serve_session(session_pid=os.getpid(), home=home)
     except BaseException:  # noqa: BLE001 - never fall back into the zygote's loop
         os._exit(70)
     os._exit(0)
-
-
-# ------------------------------------------------------------------------------------------- zygote
 
 
 class SessionProcess:
@@ -597,9 +185,9 @@ class Zygote:
             numpy.linalg.solve(numpy.eye(3), numpy.ones(3))
         if warm_up:  # the notebook machinery itself: parsing, tracebacks, the output writer
             saved = sys.stdout
-            sys.stdout = _BoundedOutput(limit=0, counter=[0])
+            sys.stdout = BoundedOutput(limit=0, counter=[0])
             for code in ("x = 1\nx + 1", "print(1/3)", "1/0", "x = ("):
-                _run_cell(code, "<cell 0>", {"__name__": "__main__"})
+                run_cell(code, "<cell 0>", {"__name__": "__main__"})
             sys.stdout = saved
             linecache.clearcache()
         return missing
@@ -607,10 +195,7 @@ class Zygote:
     def seal(self) -> None:
         """After imports: drop unneeded capabilities and fix the address-space limit of sessions."""
         if self.isolated:
-            libc = _libc()
-            for cap in range(_CAP_LAST + 1):
-                if cap not in _KEEP_CAPS:
-                    libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+            drop_zygote_capabilities()
         gc.collect()
         gc.freeze()  # fewer copy-on-write page faults in the forked sessions
         gc.disable()
@@ -1002,7 +587,3 @@ def main() -> None:
     zygote.serve()
     for process in [*zygote.sessions.values(), *zygote.idle]:
         zygote.destroy(process)
-
-
-if __name__ == "__main__":
-    main()

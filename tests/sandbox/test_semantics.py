@@ -200,8 +200,14 @@ def test_missing_bubblewrap_is_refused_with_install_instructions(monkeypatch: py
     assert "unsafe_no_isolation=True" in message and "WITHOUT any isolation" in message
 
 
-def test_invalid_settings_are_rejected() -> None:
-    with pytest.raises(ValueError):
+def test_invalid_settings_are_rejected_naming_the_setting() -> None:
+    with pytest.raises(ValueError, match=r"workers\n.*greater than or equal to 1"):
         SandboxConfig(workers=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"sessions_per_worker\n.*less than or equal to 900"):
+        SandboxConfig(sessions_per_worker=901)
+    with pytest.raises(ValueError, match=r"timeout_s\n.*greater than 0"):
         SandboxConfig(limits=SandboxLimits(timeout_s=0))
+    with pytest.raises(ValueError, match=r"tmp_size_mb\n"):  # tmpfs reads a size of 0 as unlimited
+        SandboxLimits(tmp_size_mb=0)
+    with pytest.raises(ValueError, match=r"timeout\n.*Extra inputs are not permitted"):
+        SandboxLimits(timeout=5)  # type: ignore[call-arg]

@@ -151,7 +151,7 @@ def _zygote_config(
 ) -> str:
     return json.dumps({
         "isolated": isolated,
-        "limits": config.limits.as_dict(),
+        "limits": config.limits.model_dump(),
         "uid_base": uid_base,
         "sessions": config.sessions_per_worker,
         "max_solutions": config.max_solutions_per_process,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from openmath_kedro.params import FilteringParams
+from .rules import SELECTION_STEPS
 
 START = "graded"
-SELECTION_STEPS = ("code_preference", "downsampling")
 FUNNEL_SCHEMA = {
     "benchmark": pl.String,
     "position": pl.Int64,
@@ -31,27 +30,11 @@ COVERAGE_SCHEMA = {
 }
 
 
-def enabled_steps(settings: FilteringParams, *, benchmark: str) -> list[tuple[str, bool]]:
-    """Every removal step in order, with whether the parameters switch it on."""
-    rules = settings.filters
-    return [
-        ("correct_answer", rules.correct_only),
-        ("one_boxed_answer", rules.single_boxed_answer),
-        ("well_formed_code", rules.well_formed_code),
-        ("no_code_errors", rules.drop_code_errors),
-        ("length_limits", rules.min_chars is not None or rules.max_chars is not None),
-        ("decontaminated", settings.decontamination.enabled),
-        ("unique_text", rules.exact_duplicates),
-        ("unique_up_to_layout", rules.near_duplicates),
-        ("code_preference", settings.selection.code_preference != "all"),
-        ("downsampling", settings.selection.target_size.get(benchmark) is not None),
-    ]
-
-
 def funnel_table(
     *, benchmark: str, steps: list[tuple[str, bool]], kept: pl.DataFrame, removed: pl.DataFrame
 ) -> pl.DataFrame:
-    """Rows and problems left after each step (position 0: the graded input), and rows each step removed.
+    """Rows and problems left after each of ``steps`` (``rules.removal_steps``; position 0: the graded input),
+    and rows each step removed.
 
     Every input row is either kept or removed by exactly one step, so the funnel follows from the two tables.
     """

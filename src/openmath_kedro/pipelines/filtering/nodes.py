@@ -16,19 +16,11 @@ import polars as pl
 from openmath_kedro.params import FilteringParams
 from openmath_kedro.prompts import load_prompt
 
-from .audit import coverage_table, enabled_steps, funnel_figure, funnel_table, funnel_text
+from .audit import coverage_table, funnel_figure, funnel_table, funnel_text
 from .decontamination import CONTAMINATION_SCHEMA, find_overlaps
-from .selection import code_preference_drop, downsampling_keep, with_code_counts
-from .solution_rules import (
-    boxed_answer_counts,
-    code_error_flags,
-    code_tag_sequence,
-    code_tags_well_formed,
-    near_duplicate_key,
-    trimmed_after_answer,
-    uses_code,
-)
-from .tables import KEYS, benchmark_of, empty_removed, graded_solutions, problem_frame, remove_rows
+from .rules import RuleInputs, apply_rules, removal_steps
+from .solution_rules import uses_code
+from .tables import KEYS, benchmark_of, graded_solutions, problem_frame
 
 logger = logging.getLogger(__name__)
 
@@ -84,134 +76,34 @@ def filter_solutions(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(solutions that pass every switched-on rule, removed rows with step and reason).
 
-    Rules in order: correct answer, exactly one boxed answer, text after the answer line cut, well-formed
-    code tags, no failed code block, length limits, problem not contaminated, no identical solution of the
-    same problem with a lower sample index, none identical up to spaces, newlines and ``$``.
+    The rules are the ``filter`` ones of ``rules.RULES``, in its order: correct answer, one boxed answer,
+    (the trim after the answer line), well-formed code, no failed code block, length limits, decontamination,
+    no identical solution of the same problem with a lower sample index, none identical up to layout.
     """
     settings = FilteringParams.model_validate(params)
-    rules = settings.filters
     problems = problem_frame(train_problems, what="training problems")
     benchmark = benchmark_of(problems)
-    frame = graded_solutions(graded_generations, benchmark=benchmark).rename({"generation": "solution"})
-    _check_known_problems(frame, problems, benchmark=benchmark)
-    text = pl.col("solution")
-    removed: list[pl.DataFrame] = []
-
-    def apply(step: str, enabled: bool, drop: pl.Expr, reason: pl.Expr) -> None:
-        nonlocal frame
-        if enabled:
-            frame, gone = remove_rows(frame, step=step, drop=drop, reason=reason)
-            removed.append(gone)
-
-    apply(
-        "correct_answer",
-        rules.correct_only,
-        ~pl.col("is_correct"),
-        pl.when(pl.col("predicted_answer").is_null())
-        .then(pl.lit("no answer found"))
-        .otherwise(pl.format("answer '{}' is not correct", pl.col("predicted_answer").str.head(80))),
+    graded = graded_solutions(graded_generations, benchmark=benchmark).rename({"generation": "solution"})
+    _check_known_problems(graded, problems, benchmark=benchmark)
+    frame, removed = apply_rules(
+        graded.with_columns(pl.lit(0, dtype=pl.UInt32).alias("trimmed_chars")),  # the trim, when on, sets it
+        stage="filter",
+        inputs=RuleInputs(settings=settings, benchmark=benchmark, contaminated=contaminated_problems),
     )
-    if rules.single_boxed_answer:
-        frame = frame.with_columns(boxed_answer_counts(frame["solution"]))
-        apply(
-            "one_boxed_answer",
-            True,
-            pl.col("boxed_answers") != 1,
-            pl.when(pl.col("boxed_answers") == 0)
-            .then(pl.lit("no \\boxed{} answer"))
-            .otherwise(pl.concat_str(pl.col("boxed_answers"), pl.lit(" \\boxed{} answers"))),
-        )
-        frame = frame.drop("boxed_answers")
-    if rules.trim_after_answer:
-        frame = frame.with_columns(trimmed_after_answer(text).alias("trimmed")).with_columns(
-            (text.str.len_chars() - pl.col("trimmed").str.len_chars()).alias("trimmed_chars"),
-            pl.col("trimmed").alias("solution"),
-        )
-        frame = frame.drop("trimmed")
-    else:
-        frame = frame.with_columns(pl.lit(0, dtype=pl.UInt32).alias("trimmed_chars"))
-    apply(
-        "well_formed_code",
-        rules.well_formed_code,
-        ~code_tags_well_formed(text),
-        pl.format("code tags out of order or unclosed: {}", code_tag_sequence(text)),
+    filtered = (
+        frame.with_columns(uses_code(pl.col("solution")).alias("uses_code"))
+        .select(SOLUTION_COLUMNS)
+        .sort(KEYS)
     )
-    apply(
-        "no_code_errors",
-        rules.drop_code_errors,
-        code_error_flags(frame, text),
-        pl.when(pl.col("code_errors").fill_null(0) > 0)
-        .then(pl.format("{} code block(s) failed", pl.col("code_errors")))
-        .when(pl.col("finish_reason") == "code_error")
-        .then(pl.lit("generation ended at a code error"))
-        .otherwise(pl.lit("an error in a code output")),
-    )
-    if rules.min_chars is not None or rules.max_chars is not None:
-        low, high = rules.min_chars or 0, rules.max_chars
-        length = text.str.len_chars()
-        too_long = (length > high) if high is not None else pl.lit(False)
-        apply(
-            "length_limits",
-            True,
-            (length < low) | too_long,
-            pl.format(
-                "{} characters, outside [{}, {}]",
-                length,
-                pl.lit(low),
-                pl.lit(high if high is not None else "none"),
-            ),
-        )
-    best_match = (
-        contaminated_problems.sort("overlap", descending=True, maintain_order=True)
-        .group_by("problem_id", maintain_order=True)
-        .first()
-    )
-    frame = frame.join(
-        best_match.select("problem_id", "test_id", "match", "overlap"), on="problem_id", how="left"
-    )
-    apply(
-        "decontaminated",
-        settings.decontamination.enabled,
-        pl.col("test_id").is_not_null(),
-        pl.format(
-            "problem overlaps {} ({} match, overlap {})", "test_id", "match", pl.col("overlap").round(2)
-        ),
-    )
-    frame = frame.drop("test_id", "match", "overlap")
-    if rules.exact_duplicates:
-        # a 64-bit hash stands for the text: a collision within one problem's solutions is not a real risk
-        frame = frame.with_columns(
-            pl.col("sample_index").min().over("problem_id", text.hash(seed=0)).alias("first_copy")
-        )
-        apply(
-            "unique_text",
-            True,
-            pl.col("sample_index") != pl.col("first_copy"),
-            pl.format("same text as sample {}", "first_copy"),
-        )
-        frame = frame.drop("first_copy")
-    if rules.near_duplicates:
-        frame = frame.with_columns(
-            pl.col("sample_index").min().over("problem_id", near_duplicate_key(text)).alias("first_copy")
-        )
-        apply(
-            "unique_up_to_layout",
-            True,
-            pl.col("sample_index") != pl.col("first_copy"),
-            pl.format("same text as sample {} up to spaces, newlines and $", "first_copy"),
-        )
-        frame = frame.drop("first_copy")
-    filtered = frame.with_columns(uses_code(text).alias("uses_code")).select(SOLUTION_COLUMNS).sort(KEYS)
-    removed_rows = pl.concat(removed) if removed else empty_removed()
     logger.info(
         "filtering %s: %d of %d solutions pass the rules (%d problems); %d trimmed after the answer",
         benchmark,
         filtered.height,
-        filtered.height + removed_rows.height,
+        filtered.height + removed.height,
         filtered["problem_id"].n_unique(),
         int((filtered["trimmed_chars"] > 0).sum()),
     )
-    return filtered, removed_rows.sort(KEYS)
+    return filtered, removed.sort(KEYS)
 
 
 def select_solutions(
@@ -222,44 +114,31 @@ def select_solutions(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(selected solutions with their problem text, every removed row of the benchmark).
 
-    Code preference first (``any_code``/``majority_code``/``all``), then downsampling to
-    ``selection.target_size[benchmark]`` (``fair`` round robin over problems or ``naive`` uniform), seeded.
+    The ``select`` rules of ``rules.RULES``: code preference first (``any_code``/``majority_code``/``all``),
+    then downsampling to ``selection.target_size[benchmark]`` (``fair`` round robin over problems or
+    ``naive`` uniform), seeded.
     """
-    settings = FilteringParams.model_validate(params).selection
+    settings = FilteringParams.model_validate(params)
     problems = problem_frame(train_problems, what="training problems")
     benchmark = benchmark_of(problems)
-    frame = filtered_solutions
-    removed = [removed_by_filters]
-    if settings.code_preference != "all":
-        drop, reason = code_preference_drop(settings.code_preference)
-        frame, gone = remove_rows(with_code_counts(frame), step="code_preference", drop=drop, reason=reason)
-        frame = frame.drop("code_solutions", "solutions")
-        removed.append(gone)
-    target = settings.target_size.get(benchmark)
-    if target is not None:
-        keep = downsampling_keep(
-            frame, method=settings.downsampling, target=target, seed=settings.seed, benchmark=benchmark
-        )
-        frame, gone = remove_rows(
-            frame,
-            step="downsampling",
-            drop=~pl.lit(keep),
-            reason=pl.lit(f"not chosen by {settings.downsampling} downsampling to {target} solutions"),
-        )
-        removed.append(gone)
+    frame, removed = apply_rules(
+        filtered_solutions, stage="select", inputs=RuleInputs(settings=settings, benchmark=benchmark)
+    )
     selected = frame.join(
         problems.select(pl.col("id").alias("problem_id"), "problem"), on="problem_id", how="left"
     ).sort(KEYS)
+    selection = settings.selection
+    target = selection.target_size.get(benchmark)
     logger.info(
         "selection %s: %d solutions of %d problems (code preference %s, downsampling %s to %s)",
         benchmark,
         selected.height,
         selected["problem_id"].n_unique(),
-        settings.code_preference,
-        settings.downsampling,
+        selection.code_preference,
+        selection.downsampling,
         target if target is not None else "all",
     )
-    return selected, pl.concat(removed).sort(KEYS)
+    return selected, pl.concat([removed_by_filters, removed]).sort(KEYS)
 
 
 def summarize_benchmark(
@@ -278,7 +157,7 @@ def summarize_benchmark(
     benchmark = benchmark_of(problems)
     funnel = funnel_table(
         benchmark=benchmark,
-        steps=enabled_steps(settings, benchmark=benchmark),
+        steps=removal_steps(settings, benchmark=benchmark),
         kept=selected_solutions,
         removed=removed_solutions,
     )

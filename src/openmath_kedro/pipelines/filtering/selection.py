@@ -9,42 +9,28 @@ import polars as pl
 
 from .tables import KEYS
 
-CODE_PREFERENCES = ("all", "any_code", "majority_code")
+# Whether a code preference keeps only a problem's code solutions (over the counts with_code_preference adds).
+PREFER_CODE = {
+    "all": pl.lit(False),
+    "any_code": pl.col("code_solutions") > 0,
+    "majority_code": pl.col("code_solutions") * 2 > pl.col("solutions"),
+}
 DOWNSAMPLING = ("fair", "naive")
 
 
-def with_code_counts(frame: pl.DataFrame) -> pl.DataFrame:
-    """``code_solutions`` and ``solutions`` of each row's problem (from ``uses_code``), what code preference
-    decides on."""
+def with_code_preference(frame: pl.DataFrame, *, mode: str) -> pl.DataFrame:
+    """``code_solutions`` and ``solutions`` of each row's problem (from ``uses_code``), and ``prefer_code``:
+    whether ``mode`` (also a column, ``code_preference``) keeps only the problem's code solutions.
+
+    ``any_code``: a problem with at least one code solution keeps only its code solutions. ``majority_code``:
+    only when more than half of its solutions use code. ``all``: every solution stays.
+    """
+    if mode not in PREFER_CODE:
+        raise ValueError(f"unknown code preference {mode!r}; expected one of {', '.join(PREFER_CODE)}")
     return frame.with_columns(
         pl.col("uses_code").cast(pl.UInt32).sum().over("problem_id").alias("code_solutions"),
         pl.len().over("problem_id").alias("solutions"),
-    )
-
-
-def code_preference_drop(mode: str) -> tuple[pl.Expr, pl.Expr]:
-    """(drop, reason) for text-only solutions of problems that have code solutions to keep instead
-    (over a table ``with_code_counts``).
-
-    ``any_code``: a problem with at least one code solution keeps only its code solutions. ``majority_code``:
-    only when more than half of its solutions use code. ``all``: nothing is dropped.
-    """
-    if mode not in CODE_PREFERENCES:
-        raise ValueError(f"unknown code preference {mode!r}; expected one of {', '.join(CODE_PREFERENCES)}")
-    code_solutions, solutions = pl.col("code_solutions"), pl.col("solutions")
-    if mode == "all":
-        prefer_code = pl.lit(False)
-    elif mode == "any_code":
-        prefer_code = code_solutions > 0
-    else:
-        prefer_code = code_solutions * 2 > solutions
-    reason = pl.format(
-        "text solution; {} of the problem's {} solutions use code ({})",
-        code_solutions,
-        solutions,
-        pl.lit(mode),
-    )
-    return ~pl.col("uses_code") & prefer_code, reason
+    ).with_columns(PREFER_CODE[mode].alias("prefer_code"), pl.lit(mode).alias("code_preference"))
 
 
 def downsampling_keep(

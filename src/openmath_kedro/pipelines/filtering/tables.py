@@ -123,7 +123,8 @@ def _checked(table: pd.DataFrame | pl.DataFrame, specs: tuple[ColumnSpec, ...], 
     columns = []
     for spec in specs:
         if spec.name not in present:
-            if spec.required and len(table):  # a table without rows may lack columns (empty JSON Lines files do)
+            # a table without rows may lack columns (empty JSON Lines files do)
+            if spec.required and len(table):
                 raise SchemaError(
                     f"{what}: column '{spec.name}' is missing (has {', '.join(map(str, table.columns)) or 'none'})"
                 )

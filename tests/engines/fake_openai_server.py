@@ -2,7 +2,7 @@
 
 ``respond(index, body)`` decides each POST's answer from its position (0, 1, ...) and JSON body: a
 ``(status, body)`` or ``(status, body, headers)`` tuple, or ``RESET`` to drop the connection with a TCP reset
-instead of answering. ``GET /models`` lists ``models``.
+instead of answering. ``GET /models`` lists ``models``. ``port`` 0 picks a free port.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ def error_body(message: str, code: int) -> dict[str, Any]:
 
 
 class FakeServer:
-    def __init__(self, respond: Callable[[int, dict], Answer], *, models: tuple[str, ...] = ("m",)) -> None:
+    def __init__(
+        self, respond: Callable[[int, dict], Answer], *, models: tuple[str, ...] = ("m",), port: int = 0
+    ) -> None:
         self.respond = respond
         self.models = models
         self.requests: list[tuple[float, dict]] = []  # (monotonic time, body) of every POST
@@ -92,7 +94,7 @@ class FakeServer:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # resets are part of the script
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import openai
 import pytest
 
 from openmath_kedro.engines import EngineError, GenerationRequest, OpenAIEngine, SamplingParams
@@ -53,6 +53,7 @@ def server(
             command, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True
         )
     base_url = f"http://127.0.0.1:{port}/v1"
+    probe = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0, timeout=2)
     try:
         started = time.monotonic()
         while True:
@@ -61,11 +62,10 @@ def server(
                     f"the vLLM server exited with {process.returncode}:\n{log_path.read_text()[-3000:]}"
                 )
             try:
-                headers = {"Authorization": f"Bearer {API_KEY}"}
-                if httpx.get(f"{base_url}/models", headers=headers, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+                probe.models.list()
+                break
+            except openai.APIError:
+                pass  # not listening yet, or still loading the model
             if time.monotonic() - started > START_TIMEOUT_S:
                 pytest.fail(
                     f"the vLLM server did not answer in {START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}"
@@ -74,6 +74,7 @@ def server(
         print(f"\nvLLM OpenAI server start: {time.monotonic() - started:.1f} s")
         yield base_url, str(embedded_checkpoint_dir)
     finally:
+        probe.close()
         process.terminate()
         try:
             process.wait(timeout=30)

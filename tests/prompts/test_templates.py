@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import shutil
 from importlib import resources
 
 import pytest
+from pydantic import ValidationError
 
 from openmath_kedro.prompts import (
     CODE_END,
@@ -34,6 +34,11 @@ TEMPLATES = [
 ]
 BRACES = r"Let $f(x) = \frac{1}{2}x^{2}$ and $S = \{1, 2\}$; find {0}, {}, {{problem}}, {{ examples }}, %s and $\$5$."
 FIELDS = {"reference_solution": "REFERENCE-TEXT", "masked_solution": "MASKED-TEXT"}
+
+
+def rebuilt(model, **changes):
+    """A copy built and validated again (``model_copy(update=...)`` does not validate)."""
+    return type(model)(**(dict(model) | changes))
 
 
 def render(name: str, examples: str | None = None, **overrides: str) -> str:
@@ -120,7 +125,7 @@ def test_chat_rendering(name):
 
 
 def test_chat_without_system_part():
-    template = dataclasses.replace(load_prompt("zero_shot"), system="")
+    template = load_prompt("zero_shot").model_copy(update={"system": ""})
     messages = template.render(problem="p", chat_template=lambda msgs: msgs)
     assert messages == [{"role": "user", "content": "Question:\np"}]
 
@@ -154,13 +159,17 @@ def test_hash_is_stable_and_pinned():
     assert {n: load_prompt(n).content_hash for n in TEMPLATES} == {
         n: load_prompt(n).content_hash for n in TEMPLATES
     }
-    again = dataclasses.replace(load_prompt("code_fewshot"))
-    assert again.content_hash == load_prompt("code_fewshot").content_hash
+    again = rebuilt(load_prompt("code_fewshot"))
+    assert (
+        again == load_prompt("code_fewshot")
+        and again.content_hash == load_prompt("code_fewshot").content_hash
+    )
+    assert hash(again) == hash(load_prompt("code_fewshot"))  # frozen: usable as a cache key
 
 
 def test_name_and_version_are_not_hashed():
     base = load_prompt("code_fewshot")
-    assert dataclasses.replace(base, name="other", version=9).content_hash == base.content_hash
+    assert base.model_copy(update={"name": "other", "version": 9}).content_hash == base.content_hash
 
 
 @pytest.mark.parametrize(
@@ -176,22 +185,24 @@ def test_name_and_version_are_not_hashed():
 )
 def test_any_template_text_change_changes_the_hash(change):
     base = load_prompt("code_fewshot")
-    assert dataclasses.replace(base, **change).content_hash != base.content_hash
+    # derived from the fields on every read, so a copy never keeps the old hash
+    assert base.model_copy(update=change).content_hash != base.content_hash
+    assert rebuilt(base, **change).content_hash != base.content_hash
 
 
 def test_any_example_change_changes_the_hash():
     base = load_prompt("code_reference_solution")
     first, *rest = base.examples
     for field in ("problem", "solution", "reference_solution"):
-        edited = dataclasses.replace(first, **{field: getattr(first, field) + " "})
-        assert dataclasses.replace(base, examples=(edited, *rest)).content_hash != base.content_hash
-    assert dataclasses.replace(base, examples=tuple(rest)).content_hash != base.content_hash
-    assert dataclasses.replace(base, examples=(*rest, first)).content_hash != base.content_hash
+        edited = rebuilt(first, **{field: getattr(first, field) + " (edited)"})
+        assert rebuilt(base, examples=(edited, *rest)).content_hash != base.content_hash
+    assert rebuilt(base, examples=tuple(rest)).content_hash != base.content_hash
+    assert rebuilt(base, examples=(*rest, first)).content_hash != base.content_hash
     other_set = load_prompt("code_reference_solution", examples="gsm8k")
     assert other_set.content_hash != base.content_hash
     # the answer field is never shown, so it does not change the rendered text or the hash
-    edited = dataclasses.replace(first, answer="something else")
-    assert dataclasses.replace(base, examples=(edited, *rest)).content_hash == base.content_hash
+    edited = rebuilt(first, answer="something else")
+    assert rebuilt(base, examples=(edited, *rest)).content_hash == base.content_hash
 
 
 def test_unknown_template_lists_the_available_ones():
@@ -213,20 +224,47 @@ def test_missing_field_names_the_field_and_the_template():
         load_prompt("code_masked_reference_solution").render(problem="p", reference_solution="r")
 
 
+def only_error(error: pytest.ExceptionInfo[ValidationError]) -> tuple[tuple[str | int, ...], str]:
+    (item,) = error.value.errors()
+    return item["loc"], item["msg"]
+
+
 def test_unknown_placeholder_fails_when_built():
-    with pytest.raises(PromptError, match=r"unknown placeholder\(s\) \['question'\] in 'user'"):
+    with pytest.raises(ValidationError) as error:
         PromptTemplate(name="bad", version=1, user="{{question}}")
-    with pytest.raises(PromptError, match="in 'example'"):
-        dataclasses.replace(load_prompt("code_fewshot"), example="{{problem}} {{hint}}")
+    assert only_error(error) == (
+        ("user",),
+        "Value error, unknown placeholder(s) ['question']; allowed: problem, reference_solution, masked_solution, "
+        "examples",
+    )
+    with pytest.raises(ValidationError) as error:
+        rebuilt(load_prompt("code_fewshot"), example="{{problem}} {{hint}}")
+    assert only_error(error)[0] == ("example",) and "['hint']" in only_error(error)[1]
+
+
+@pytest.mark.parametrize(
+    ("fields", "location"),
+    [({"version": "1"}, ("version",)), ({"version": 0}, ("version",)), ({"colour": "red"}, ("colour",)),
+     ({"user": None}, ("user",)), ({"examples": ({"problem": "p", "solution": "s"},)}, ("examples", 0, "answer")),
+     ({"examples": ({"problem": " ", "solution": "s", "answer": "1"},)}, ("examples", 0, "problem"))],
+)  # fmt: skip
+def test_fields_are_typed_and_closed(fields, location):
+    with pytest.raises(ValidationError) as error:
+        PromptTemplate(
+            **({"name": "t", "version": 1, "user": "{{examples}}", "example": "{{problem}}"} | fields)
+        )
+    assert only_error(error)[0] == location
 
 
 def test_examples_missing_a_field_the_template_shows():
     base = load_prompt("code_reference_solution")
-    stripped = tuple(dataclasses.replace(ex, reference_solution=None) for ex in base.examples)
-    with pytest.raises(PromptError, match="needs 'reference_solution'"):
-        dataclasses.replace(base, examples=stripped)
-    with pytest.raises(PromptError, match="no example template or no examples"):
-        dataclasses.replace(base, examples=())
+    stripped = tuple(example.model_copy(update={"reference_solution": None}) for example in base.examples)
+    with pytest.raises(
+        ValidationError, match="example 0 of the set 'math_general' needs 'reference_solution'"
+    ):
+        rebuilt(base, examples=stripped)
+    with pytest.raises(ValidationError, match="no example template or no examples"):
+        rebuilt(base, examples=())
 
 
 @pytest.fixture
@@ -246,19 +284,48 @@ def prompt_files(tmp_path, monkeypatch):
 def test_load_time_errors_from_yaml(prompt_files):
     template = prompt_files / "templates" / "code_fewshot.yml"
     template.write_text(template.read_text().replace("{{problem}}\ngeneration", "{{problme}}\ngeneration"))
-    with pytest.raises(PromptError, match=r"'code_fewshot': unknown placeholder\(s\) \['problme'\]"):
+    with pytest.raises(
+        PromptError, match=r"^templates/code_fewshot.yml: user: unknown placeholder\(s\) \['problme'\]"
+    ):
         load_prompt("code_fewshot")
-    (prompt_files / "templates" / "extra.yml").write_text("name: extra\nversion: 1\nuser: hi\ncolour: red\n")
-    with pytest.raises(PromptError, match=r"templates/extra.yml: unknown keys \['colour'\]"):
+    (prompt_files / "templates" / "extra.yml").write_text(
+        "name: extra\nversion: one\nuser: hi\ncolour: red\n"
+    )
+    with pytest.raises(PromptError) as error:
         load_prompt("extra")
+    assert str(error.value) == (
+        "templates/extra.yml: version: Input should be a valid integer; colour: Extra inputs are not permitted"
+    )
     (prompt_files / "examples" / "empty.yml").write_text("name: empty\nversion: 1\nexamples: []\n")
-    with pytest.raises(PromptError, match="examples/empty.yml: 'examples' must be a non-empty list"):
+    with pytest.raises(
+        PromptError, match=r"^examples/empty.yml: examples: Tuple should have at least 1 item"
+    ):
         load_example_set("empty")
     (prompt_files / "examples" / "noanswer.yml").write_text(
-        "name: noanswer\nversion: 1\nexamples:\n  - {problem: p, solution: s}\n"
+        "name: noanswer\nversion: 1\nexamples:\n  - {problem: p, solution: s}\n  - {problem: p, solution: s, answer: ''}\n"
     )
-    with pytest.raises(PromptError, match="example 0: field 'answer' is missing"):
+    with pytest.raises(PromptError) as error:
         load_example_set("noanswer")
+    assert str(error.value) == (
+        "examples/noanswer.yml: examples[0].answer: Field required; "
+        "examples[1].answer: String should have at least 1 character"
+    )
+    (prompt_files / "examples" / "broken.yml").write_text("name: broken\nexamples: [\n")
+    with pytest.raises(PromptError, match="^examples/broken.yml: not valid YAML"):
+        load_example_set("broken")
+    template = prompt_files / "templates" / "code_reference_solution.yml"
+    template.write_text(
+        template.read_text().replace("default_examples: math_general", "default_examples: bare")
+    )
+    (prompt_files / "examples" / "bare.yml").write_text(
+        "name: bare\nversion: 1\nexamples:\n  - {problem: p, solution: s, answer: '1'}\n"
+    )
+    with pytest.raises(PromptError) as error:
+        load_prompt("code_reference_solution")
+    assert str(error.value) == (
+        "templates/code_reference_solution.yml: example 0 of the set 'bare' needs 'reference_solution', "
+        "but none was given"
+    )
 
 
 def test_editing_a_yaml_file_changes_the_hash(prompt_files):

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from .errors import PromptError
 
 EXAMPLES_DIR = "examples"
-EXAMPLE_FIELDS = ("problem", "solution", "answer", "reference_solution", "masked_reference_solution")
-_REQUIRED_FIELDS = ("problem", "solution", "answer")
-_SET_KEYS = {"name", "version", "description", "examples"}
 
 # MATH's `type` values -> the subject-specific example set.
 MATH_SUBJECT_SETS = {
@@ -27,27 +24,36 @@ MATH_SUBJECT_SETS = {
     "Precalculus": "math_precalculus",
 }
 
+# YAML block scalars end with a newline; the templates decide the spacing, so every text is stripped.
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
-@dataclass(frozen=True)
-class FewShotExample:
+
+class FewShotExample(BaseModel):
     """One worked example; the reference fields are needed only by templates that show them."""
 
-    problem: str
-    solution: str
-    answer: str
-    reference_solution: str | None = None
-    masked_reference_solution: str | None = None
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def field(self, name: str) -> str | None:
-        return getattr(self, name)
+    problem: RequiredText
+    solution: RequiredText
+    answer: RequiredText
+    reference_solution: Text | None = None
+    masked_reference_solution: Text | None = None
 
 
-@dataclass(frozen=True)
-class ExampleSet:
+EXAMPLE_FIELDS = tuple(FewShotExample.model_fields)
+"""The fields an example template may show."""
+
+
+class ExampleSet(BaseModel):
+    """An example set exactly as its YAML file has it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     name: str
-    version: int
-    description: str
-    examples: tuple[FewShotExample, ...]
+    version: int = Field(ge=1, strict=True)
+    description: Text = ""
+    examples: tuple[FewShotExample, ...] = Field(min_length=1)
 
 
 def _package_dir(kind: str) -> Any:
@@ -70,7 +76,10 @@ def read_yaml(kind: str, name: str, *, available: list[str]) -> dict[str, Any]:
     if name not in available:
         raise PromptError(f"unknown {kind[:-1]} {name!r}; available: {', '.join(available)}")
     path = _package_dir(kind).joinpath(f"{name}.yml")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise PromptError(f"{kind}/{name}.yml: not valid YAML: {error}") from error
     if not isinstance(data, dict):
         raise PromptError(f"{kind}/{name}.yml: expected a mapping at the top level")
     if data.get("name") != name:
@@ -80,31 +89,10 @@ def read_yaml(kind: str, name: str, *, available: list[str]) -> dict[str, Any]:
 
 @functools.cache
 def load_example_set(name: str) -> ExampleSet:
-    """The example set ``name``; PromptError listing the available sets when unknown or malformed."""
+    """The example set ``name``; PromptError listing the available sets when unknown, naming the file and
+    the field when malformed."""
     data = read_yaml(EXAMPLES_DIR, name, available=available_example_sets())
-    where = f"examples/{name}.yml"
-    if unknown := set(data) - _SET_KEYS:
-        raise PromptError(f"{where}: unknown keys {sorted(unknown)}")
-    if not isinstance(data.get("version"), int):
-        raise PromptError(f"{where}: 'version' must be an integer")
-    raw = data.get("examples")
-    if not isinstance(raw, list) or not raw:
-        raise PromptError(f"{where}: 'examples' must be a non-empty list")
-    return ExampleSet(
-        name=name,
-        version=data["version"],
-        description=str(data.get("description", "")),
-        examples=tuple(_example(item, where=f"{where} example {i}") for i, item in enumerate(raw)),
-    )
-
-
-def _example(item: Any, *, where: str) -> FewShotExample:
-    if not isinstance(item, dict):
-        raise PromptError(f"{where}: expected a mapping")
-    if unknown := set(item) - set(EXAMPLE_FIELDS):
-        raise PromptError(f"{where}: unknown fields {sorted(unknown)}")
-    for key in _REQUIRED_FIELDS:
-        if not isinstance(item.get(key), str) or not item[key].strip():
-            raise PromptError(f"{where}: field {key!r} is missing or empty")
-    # YAML block scalars end with a newline; the templates decide the spacing, so strip it.
-    return FewShotExample(**{k: (str(v).strip() if v is not None else None) for k, v in item.items()})
+    try:
+        return ExampleSet.model_validate(data)
+    except ValidationError as error:
+        raise PromptError.invalid(f"{EXAMPLES_DIR}/{name}.yml", error) from None

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import PromptError
-from .examples import EXAMPLE_FIELDS, FewShotExample, load_example_set, read_yaml, yaml_names
+from .examples import EXAMPLE_FIELDS, FewShotExample, Text, load_example_set, read_yaml, yaml_names
 
 TEMPLATES_DIR = "templates"
 
@@ -25,17 +33,6 @@ ChatTemplate = Callable[[list[dict[str, str]]], str]
 _MARKER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 PROMPT_FIELDS = ("problem", "reference_solution", "masked_solution", "examples")
-_TEMPLATE_KEYS = {
-    "name",
-    "version",
-    "description",
-    "system",
-    "user",
-    "example",
-    "example_separator",
-    "generation_prefix",
-    "default_examples",
-}
 
 
 def markers(text: str) -> list[str]:
@@ -55,71 +52,69 @@ def substitute(text: str, values: dict[str, str | None], *, where: str) -> str:
     return _MARKER.sub(replace, text)
 
 
-@dataclass(frozen=True)
-class PromptTemplate:
+class _TemplateText(BaseModel):
+    """The texts of a template; every marker must name a field the text can be given."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    version: int = Field(ge=1, strict=True)
+    user: str
+    system: str = ""
+    description: Text = ""
+    example: str = ""
+    example_separator: str = "\n\n"
+    generation_prefix: str = ""
+
+    @field_validator("system", "user", "generation_prefix", "example")
+    @classmethod
+    def _known_markers(cls, text: str, info: ValidationInfo) -> str:
+        allowed = EXAMPLE_FIELDS if info.field_name == "example" else PROMPT_FIELDS
+        if unknown := set(markers(text)) - set(allowed):
+            raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed: {', '.join(allowed)}")
+        return text
+
+
+class TemplateFile(_TemplateText):
+    """A template exactly as its YAML file has it."""
+
+    default_examples: str | None = None
+
+
+class PromptTemplate(_TemplateText):
     """A prompt with its few-shot examples bound; ``content_hash`` identifies the rendered text it makes.
 
     Plain render: ``system`` + blank line + ``user`` + ``generation_prefix``. Chat render: messages
     ``[system?, user]`` through the caller's chat template (the assistant turn is the solution, so the
-    generation prefix is not added).
+    generation prefix is not added). Built directly it raises pydantic's ValidationError; ``load_prompt``
+    turns that into a PromptError naming the file.
     """
 
-    name: str
-    version: int
-    user: str
-    system: str = ""
-    description: str = ""
-    example: str = ""
-    example_separator: str = "\n\n"
-    generation_prefix: str = ""
     examples_name: str | None = None
     examples: tuple[FewShotExample, ...] = ()
-    content_hash: str = field(init=False)
-    examples_text: str = field(init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        where = f"prompt {self.name!r}"
-        for part_name in ("system", "user", "generation_prefix"):
-            if unknown := set(markers(getattr(self, part_name))) - set(PROMPT_FIELDS):
-                raise PromptError(
-                    f"{where}: unknown placeholder(s) {sorted(unknown)} in {part_name!r}; "
-                    f"allowed: {', '.join(PROMPT_FIELDS)}"
-                )
-        if unknown := set(markers(self.example)) - set(EXAMPLE_FIELDS):
-            raise PromptError(
-                f"{where}: unknown placeholder(s) {sorted(unknown)} in 'example'; allowed: {', '.join(EXAMPLE_FIELDS)}"
-            )
+    @model_validator(mode="after")
+    def _examples_fit(self) -> PromptTemplate:
         uses_examples = "examples" in markers(self.system + self.user)
         if uses_examples and (not self.example or not self.examples):
-            raise PromptError(f"{where} shows few-shot examples but has no example template or no examples")
+            raise ValueError("shows few-shot examples but has no example template or no examples")
         if not uses_examples and self.examples:
-            raise PromptError(
-                f"{where} takes no few-shot examples, but the set {self.examples_name!r} was given"
-            )
-        examples_text = self.example_separator.join(
-            substitute(
-                self.example, dataclasses.asdict(ex), where=f"{where} with example set {self.examples_name!r}"
-            )
-            for ex in self.examples
-        )
-        object.__setattr__(self, "examples_text", examples_text)
-        object.__setattr__(self, "content_hash", self._hash())
+            raise ValueError(f"takes no few-shot examples, but the set {self.examples_name!r} was given")
+        _ = self.examples_text  # every example has the fields the example template shows
+        return self
 
-    def _hash(self) -> str:
+    # Derived values are properties, not stored fields, so a copy (``model_copy(update=...)``) never carries
+    # a stale hash; they are cached by their inputs because render() and every generated row read them.
+    @property
+    def examples_text(self) -> str:
+        """All examples rendered and joined: what ``{{examples}}`` becomes."""
+        return _examples_text(self.example, self.example_separator, self.examples, self.examples_name)
+
+    @property
+    def content_hash(self) -> str:
         # Exactly what reaches the rendered text: the parts and the examples as they render.
         # Name, version and the example set's name are recorded separately and are not hashed.
-        canonical = json.dumps(
-            {
-                "render_scheme": RENDER_SCHEME,
-                "system": self.system,
-                "user": self.user,
-                "generation_prefix": self.generation_prefix,
-                "examples": self.examples_text,
-            },
-            sort_keys=True,
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+        return _content_hash(self.system, self.user, self.generation_prefix, self.examples_text)
 
     @property
     def fields(self) -> list[str]:
@@ -152,6 +147,32 @@ class PromptTemplate:
         return (f"{system}\n\n" if system else "") + user + prefix
 
 
+@functools.lru_cache(maxsize=64)
+def _examples_text(
+    example: str, separator: str, examples: tuple[FewShotExample, ...], examples_name: str | None
+) -> str:
+    return separator.join(
+        substitute(example, item.model_dump(), where=f"example {index} of the set {examples_name!r}")
+        for index, item in enumerate(examples)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _content_hash(system: str, user: str, generation_prefix: str, examples_text: str) -> str:
+    canonical = json.dumps(
+        {
+            "render_scheme": RENDER_SCHEME,
+            "system": system,
+            "user": user,
+            "generation_prefix": generation_prefix,
+            "examples": examples_text,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
 def available_prompts() -> list[str]:
     """Names of the shipped templates (file names under templates/ without .yml)."""
     return yaml_names(TEMPLATES_DIR)
@@ -161,29 +182,18 @@ def available_prompts() -> list[str]:
 def load_prompt(name: str, *, examples: str | None = None) -> PromptTemplate:
     """The template ``name`` with the example set ``examples`` (default: the template's own default)."""
     data = read_yaml(TEMPLATES_DIR, name, available=available_prompts())
-    where = f"templates/{name}.yml"
-    if unknown := set(data) - _TEMPLATE_KEYS:
-        raise PromptError(f"{where}: unknown keys {sorted(unknown)}")
-    if not isinstance(data.get("version"), int):
-        raise PromptError(f"{where}: 'version' must be an integer")
-    if not isinstance(data.get("user"), str):
-        raise PromptError(f"{where}: 'user' text is required")
-    for key in ("system", "example", "example_separator", "generation_prefix"):
-        if key in data and not isinstance(data[key], str):
-            raise PromptError(f"{where}: {key!r} must be a string")
-    set_name = examples or data.get("default_examples")
-    if examples is not None and not data.get("example"):
+    where = f"{TEMPLATES_DIR}/{name}.yml"
+    try:
+        spec = TemplateFile.model_validate(data)
+    except ValidationError as error:
+        raise PromptError.invalid(where, error) from None
+    if examples is not None and not spec.example:
         raise PromptError(f"prompt {name!r} takes no few-shot examples, but examples={examples!r} was given")
+    set_name = examples or spec.default_examples
     bound = load_example_set(set_name).examples if set_name else ()
-    return PromptTemplate(
-        name=name,
-        version=data["version"],
-        description=str(data.get("description", "")).strip(),
-        system=data.get("system", ""),
-        user=data["user"],
-        example=data.get("example", ""),
-        example_separator=data.get("example_separator", "\n\n"),
-        generation_prefix=data.get("generation_prefix", ""),
-        examples_name=set_name,
-        examples=bound,
-    )
+    try:
+        return PromptTemplate(
+            **spec.model_dump(exclude={"default_examples"}), examples_name=set_name, examples=bound
+        )
+    except ValidationError as error:
+        raise PromptError.invalid(where, error) from None

@@ -1,9 +1,10 @@
-"""Per-benchmark answer conventions: plain frozen dataclasses the pipeline parameters can feed."""
+"""Per-benchmark answer conventions: small frozen pydantic models the pipeline parameters can feed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 BoxPolicy = Literal["last", "first", "join", "unique"]
 """What to do with several ``\\boxed{}`` in one response.
@@ -28,54 +29,76 @@ recipe's own generations keep the box-only default (``MODEL_OUTPUT``): its train
 read a solution's answer from prose."""
 
 
-@dataclass(frozen=True, slots=True)
-class AnswerConventions:
+class AnswerConventions(BaseModel):
     """How answers of one benchmark are written and compared.
 
-    The defaults follow the original recipe for model outputs: the last box, no fallbacks.
+    The defaults follow the original recipe for model outputs: the last box, no fallbacks. Frozen and
+    hashable: the grader memoizes verdicts per (prediction, gold, conventions).
     """
 
-    box_policy: BoxPolicy = "last"
-    fallbacks: tuple[str, ...] = ()
-    # Letters a multiple-choice answer may use; empty means bare letters are ordinary symbols.
-    choice_letters: str = ""
-    # Compare word answers ("yes", "Brandon", "increased") case- and whitespace-insensitively.
-    text_answers: bool = True
-    # Relative tolerance used when a decimal literal is involved; exact values compare exactly.
-    rel_tol: float = 1e-6
-    # Read "25\\%" also as 0.25 (only when one side carries a percent sign).
-    percent_reading: bool = True
-    # Hard wall-clock limit per pair for the stages that run in worker processes.
-    timeout_s: float = 5.0
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __post_init__(self) -> None:
-        if self.box_policy not in ("last", "first", "join", "unique"):
-            raise ValueError(f"box_policy must be last, first, join or unique, not {self.box_policy!r}")
-        unknown = [name for name in self.fallbacks if name not in FALLBACK_NAMES]
-        if unknown:
+    box_policy: BoxPolicy = "last"
+    fallbacks: tuple[str, ...] = Field(
+        default=(), description="extraction fallbacks in order (FALLBACK_NAMES)"
+    )
+    choice_letters: str = Field(
+        default="", description="letters a multiple-choice answer may use; empty: bare letters are symbols"
+    )
+    text_answers: bool = Field(
+        default=True,
+        description='compare word answers ("yes", "Brandon", "increased") case- and whitespace-insensitively',
+    )
+    rel_tol: float = Field(
+        default=1e-6,
+        ge=0,
+        lt=1,
+        description="relative tolerance when a decimal literal is involved; exact values compare exactly",
+    )
+    percent_reading: bool = Field(
+        default=True, description='read "25\\%" also as 0.25 (only when one side carries a percent sign)'
+    )
+    timeout_s: float = Field(
+        default=5.0, gt=0, description="hard wall-clock limit per pair for the stages run in worker processes"
+    )
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _known_fallbacks(cls, fallbacks: tuple[str, ...]) -> tuple[str, ...]:
+        # one message listing every unknown name and the known ones, rather than one error per item
+        if unknown := [name for name in fallbacks if name not in FALLBACK_NAMES]:
             raise ValueError(f"unknown extraction fallbacks {unknown}; known: {list(FALLBACK_NAMES)}")
-        if not 0 <= self.rel_tol < 1:
-            raise ValueError(f"rel_tol must be in [0, 1), not {self.rel_tol}")
-        if self.timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, not {self.timeout_s}")
+        return fallbacks
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None = None, /, **overrides: Any) -> AnswerConventions:
-        """Build from a parameters block; unknown keys are an error so typos do not pass silently."""
-        merged = {**(values or {}), **overrides}
-        known = {field.name for field in fields(cls)}
-        unknown = sorted(set(merged) - known)
-        if unknown:
-            raise ValueError(f"unknown answer convention keys {unknown}; known: {sorted(known)}")
-        if "fallbacks" in merged:
-            merged["fallbacks"] = tuple(merged["fallbacks"])
-        return cls(**merged)
+        """Build from a parameters block; a ValueError naming every unknown key or wrong value, in one line
+        (it ends up in the parameter checks' report), so typos do not pass silently."""
+        try:
+            return cls.model_validate({**(values or {}), **overrides})
+        except ValidationError as error:
+            raise ValueError(_describe(error)) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return {field.name: getattr(self, field.name) for field in fields(self)}
+        return self.model_dump()
 
     def with_changes(self, **changes: Any) -> AnswerConventions:
-        return replace(self, **changes)
+        """A validated copy (``model_copy(update=...)`` would not check the changes)."""
+        return self.from_dict(self.to_dict(), **changes)
+
+
+def _describe(error: ValidationError) -> str:
+    """The unknown keys together (with the known ones), then every wrong value with its field."""
+    items = error.errors()
+    problems = [
+        f"{'.'.join(map(str, item['loc']))}: {item['msg'].removeprefix('Value error, ')}"
+        for item in items
+        if item["type"] != "extra_forbidden"
+    ]
+    if unknown := sorted(str(item["loc"][0]) for item in items if item["type"] == "extra_forbidden"):
+        known = sorted(AnswerConventions.model_fields)
+        problems.insert(0, f"unknown answer convention keys {unknown}; known: {known}")
+    return "; ".join(problems)
 
 
 MODEL_OUTPUT = AnswerConventions()

@@ -18,8 +18,8 @@ DATA_CATALOG_CLASS = KeyedDataCatalog
 # Kedro's to fix and only clutters every run's output.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 # Nodes of one benchmark namespace read the datasets of another pipeline's namespace
-# (generation.gsm8k <- data_preparation.gsm8k.train_problems): that is the naming of DESIGN.md, and Kedro's
-# "dataset names contain '.'" warning about it says nothing actionable.
+# (generation.gsm8k <- data_preparation.gsm8k.train_problems): that is the project's naming
+# (docs/architecture.md §1), and Kedro's "dataset names contain '.'" warning about it says nothing actionable.
 warnings.filterwarnings("ignore", message=r"One or more dataset names contain '\.'", category=UserWarning)
 
 # Telemetry stays off for this project (also recorded in .telemetry and the Makefile).

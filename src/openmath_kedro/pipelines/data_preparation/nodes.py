@@ -1,6 +1,6 @@
 """Nodes of the data_preparation pipeline: raw benchmark files -> normalized problem tables.
 
-Every table has the columns of DESIGN.md §3: ``id`` (``benchmark/split/index``), ``benchmark``,
+Every table has the columns of docs/architecture.md §3: ``id`` (``benchmark/split/index``), ``benchmark``,
 ``split``, ``problem`` (the full text the model sees), ``expected_answer`` (a string, taken the way
 the benchmark defines it), ``reference_solution`` (or None) and ``metadata`` (a dict).
 """

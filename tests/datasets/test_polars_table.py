@@ -1,10 +1,13 @@
-"""Polars tables: round trip in both formats, atomic saves, cheap shortened previews, clear errors."""
+"""Polars tables: round trip in both formats, atomic direct saves, cheap shortened previews, clear errors, and
+what the Kedro parent brings (load_args, versioning, fsspec)."""
 
 from __future__ import annotations
 
+import uuid
+
 import polars as pl
 import pytest
-from kedro.io import DatasetError
+from kedro.io import DataCatalog, DatasetError
 
 from openmath_kedro.datasets.polars_table import PolarsTableDataset
 
@@ -66,3 +69,52 @@ def test_wrong_data_and_format_are_errors(tmp_path):
         PolarsTableDataset(filepath=str(tmp_path / "t.csv"), file_format="csv")
     with pytest.raises(DatasetError, match="expected a polars DataFrame, got dict"):
         PolarsTableDataset(filepath=str(tmp_path / "t.parquet")).save({"a": 1})
+
+
+def test_a_local_save_writes_the_file_directly(tmp_path, monkeypatch):
+    # the parent's save builds the whole file in a BytesIO first: a local save must not go that way
+    from kedro_datasets.polars import eager_polars_dataset
+
+    monkeypatch.setattr(eager_polars_dataset, "BytesIO", None)
+    dataset = PolarsTableDataset(filepath=str(tmp_path / "t.parquet"))
+    dataset.save(TABLE)
+    assert dataset.load().equals(TABLE)
+
+
+def test_load_args_reach_the_reader(tmp_path):
+    PolarsTableDataset(filepath=str(tmp_path / "t.parquet")).save(TABLE)
+    dataset = PolarsTableDataset(filepath=str(tmp_path / "t.parquet"), load_args={"columns": ["problem_id"]})
+    assert dataset.load().columns == ["problem_id"]
+
+
+def test_versioned_entries_keep_every_save(tmp_path):
+    entry = {
+        "type": "openmath_kedro.datasets.polars_table.PolarsTableDataset",
+        "filepath": str(tmp_path / "t.parquet"),
+        "versioned": True,
+    }
+    for save_version, table in (
+        ("2026-01-01T00.00.00.000Z", TABLE),
+        ("2026-01-02T00.00.00.000Z", TABLE.head(1)),
+    ):
+        DataCatalog.from_config({"table": entry}, save_version=save_version).save("table", table)
+    assert sorted(p.name for p in (tmp_path / "t.parquet").iterdir()) == [
+        "2026-01-01T00.00.00.000Z",
+        "2026-01-02T00.00.00.000Z",
+    ]
+    assert DataCatalog.from_config({"table": entry}).load("table").height == 1  # the latest
+    first = DataCatalog.from_config({"table": entry}, load_versions={"table": "2026-01-01T00.00.00.000Z"})
+    assert first.load("table").height == 3
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "ndjson"])
+def test_a_remote_filesystem_goes_through_fsspec(file_format):
+    filepath = f"memory://openmath-test/{uuid.uuid4().hex}/t.{file_format}"
+    dataset = PolarsTableDataset(filepath=filepath, file_format=file_format)
+    dataset.save(TABLE)
+    assert dataset.exists()
+    assert dataset.load().equals(TABLE)
+    assert dataset.preview(nrows=1)["data"][0][1] == "x" * 299 + "…"
+    if file_format == "ndjson":
+        dataset.save(pl.DataFrame())
+        assert dataset.load().is_empty()

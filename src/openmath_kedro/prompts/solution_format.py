@@ -1,4 +1,4 @@
-"""The solution format shared by prompts, generation and grading (DESIGN.md §3)."""
+"""The solution format shared by prompts, generation and grading (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """Load and save speed of the JSON Lines datasets before and after they became kedro_datasets subclasses.
 
-A graded-generations-shaped table (``--rows``, default 100,000: ids, sample indices, solution texts of 50-300
-words, answers with missing values, a correctness flag, a nested ``metadata`` dict with a list inside) is saved
-and loaded, in the same run, by:
+A graded-generations-shaped table (``--rows``, default 100,000: ids, sample indices, solution texts of
+50-300 words, answers with missing values, a correctness flag, a nested ``metadata`` dict with a list inside)
+is saved and loaded, in the same run, by:
 
-- ``JSONLinesDataset`` (pandas face) as it was at ``--baseline`` (the hand-written AbstractDataset, read from git)
-  and as it is now (a ``pandas.JSONDataset`` subclass with a column-wise missing-value pass before writing);
+- ``JSONLinesDataset`` (pandas face) as it was at ``--baseline`` (the hand-written AbstractDataset, read from
+  git) and as it is now (a ``pandas.JSONDataset`` subclass with a column-wise missing-value pass before writing);
 - ``PolarsTableDataset`` with ``file_format: ndjson`` (polars face) at ``--baseline`` and now (an
   ``EagerPolarsDataset`` subclass), with the parent ``EagerPolarsDataset`` itself (its BytesIO write) beside.
 

@@ -1,5 +1,5 @@
-"""JSON Lines tables: exact round trip, missing values, atomic saves, preview, line-numbered errors, the polars
-face of the same file, versioning and fsspec."""
+"""JSON Lines tables: exact round trip, missing values, atomic saves, preview, line-numbered errors, the
+polars face of the same file, versioning and fsspec."""
 
 from __future__ import annotations
 

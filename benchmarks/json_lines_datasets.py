@@ -5,7 +5,8 @@ A graded-generations-shaped table (``--rows``, default 100,000: ids, sample indi
 is saved and loaded, in the same run, by:
 
 - ``JSONLinesDataset`` (pandas face) as it was at ``--baseline`` (the hand-written AbstractDataset, read from
-  git) and as it is now (a ``pandas.JSONDataset`` subclass with a column-wise missing-value pass before writing);
+  git) and as it is now (a ``pandas.JSONDataset`` subclass, with a column-wise missing-value pass before
+  writing);
 - ``PolarsTableDataset`` with ``file_format: ndjson`` (polars face) at ``--baseline`` and now (an
   ``EagerPolarsDataset`` subclass), with the parent ``EagerPolarsDataset`` itself (its BytesIO write) beside.
 

@@ -28,9 +28,10 @@ class JSONLinesDataset(JSONDataset):
     dict, and its pandas frames hold lists as numpy arrays) while ``to_json`` writes ``/`` as ``\\/`` and
     anything it cannot encode as ``{}``. So lines are read and written with ``json``; a bad line is named by
     number, a missing value is ``null`` (never ``NaN``, which is not JSON) and a value JSON cannot hold fails
-    the save. A local save writes a temporary file next to the target and renames it (a crash mid-save keeps the previous
-    table); a remote one (``s3://``...) streams to the fsspec file, which is not atomic. ``versioned:``,
-    ``credentials`` and ``fs_args`` work as for the parent; there are no ``load_args``/``save_args``.
+    the save. A local save writes a temporary file next to the target and renames it (a crash mid-save keeps
+    the previous table); a remote one (``s3://``...) streams to the fsspec file, which is not atomic.
+    ``versioned:``, ``credentials`` and ``fs_args`` work as for the parent; there are no ``load_args`` or
+    ``save_args``.
     """
 
     def __init__(

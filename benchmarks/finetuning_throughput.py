@@ -64,10 +64,10 @@ def run_pipeline_node(student: str, rows: list[dict], folder: str, queue) -> Non
 
     started = time.perf_counter()
     checkpoints = TrainingCheckpointsDataset(path=folder)
-    job, run = train_student(
+    trained, run = train_student(
         pl.DataFrame(rows), ModelDirectory(path=Path(student)), checkpoints.load(), SETTINGS
     )
-    checkpoints.save(job)
+    checkpoints.save(trained)
     seconds = time.perf_counter() - started
     queue.put({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                "steps": run["total_steps"]})  # fmt: skip

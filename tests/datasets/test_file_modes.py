@@ -149,17 +149,24 @@ class _PrivateWriter:
 
 
 def test_checkpoint_folders_are_shared_as_the_umask_says(tmp_path, umask):
-    from openmath_kedro.datasets import LoadedModel, ModelDirectoryDataset, TrainingCheckpointsDataset
+    from openmath_kedro.datasets import (
+        LoadedModel,
+        ModelDirectoryDataset,
+        TrainingCheckpointsDataset,
+        TrainingRuns,
+    )
 
     ModelDirectoryDataset(path=str(tmp_path / "student")).save(
         LoadedModel(model=_PrivateWriter(), tokenizer=_PrivateWriter(), source={})
     )
 
-    def train(folder: Path) -> None:
-        (folder / "run" / "checkpoint-1").mkdir(parents=True, mode=0o700)
-        _PrivateWriter().save_pretrained(folder / "run" / "checkpoint-1")
+    # what a Trainer leaves: a private folder with private weights
+    (tmp_path / "checkpoints" / "run" / "checkpoint-1").mkdir(parents=True, mode=0o700)
+    _PrivateWriter().save_pretrained(tmp_path / "checkpoints" / "run" / "checkpoint-1")
 
-    TrainingCheckpointsDataset(path=str(tmp_path / "checkpoints")).save(train)
+    TrainingCheckpointsDataset(path=str(tmp_path / "checkpoints")).save(
+        TrainingRuns(tmp_path / "checkpoints")
+    )
     for root in (tmp_path / "student", tmp_path / "checkpoints"):
         for path in [root, *root.rglob("*")]:
             assert mode(path) == (0o777 if path.is_dir() else 0o666) & ~umask, path

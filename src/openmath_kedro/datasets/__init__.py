@@ -3,7 +3,7 @@
 from .generation_chunks import GenerationChunksDataset
 from .json_lines import JSONLinesDataset
 from .model_directory import LoadedModel, ModelDirectory, ModelDirectoryDataset, ModelSourceDataset
-from .training_checkpoints import TrainingCheckpoint, TrainingCheckpointsDataset
+from .training_checkpoints import TrainingCheckpoint, TrainingCheckpointsDataset, TrainingRuns
 from .verified_file import RawFile, VerifiedFileDataset
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "RawFile",
     "TrainingCheckpoint",
     "TrainingCheckpointsDataset",
+    "TrainingRuns",
     "VerifiedFileDataset",
 ]

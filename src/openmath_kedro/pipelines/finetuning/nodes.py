@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import polars as pl
 
-from openmath_kedro.datasets import LoadedModel, ModelDirectory, TrainingCheckpoint
+from openmath_kedro.datasets import LoadedModel, ModelDirectory, TrainingCheckpoint, TrainingRuns
 from openmath_kedro.params import FinetuningParams
 from openmath_kedro.runs.keys import settings_hash
 
@@ -63,32 +60,31 @@ def plan_training(
 def train_student(
     training_examples: pl.DataFrame,
     student: ModelDirectory,
-    completed_checkpoints: dict[str, TrainingCheckpoint],
+    completed_checkpoints: TrainingRuns,
     params: dict[str, Any],
-) -> tuple[Callable[[Path], None], dict[str, Any]]:
-    """The training job (run by the checkpoints dataset as it saves) and the run's description.
+) -> tuple[TrainingRuns, dict[str, Any]]:
+    """Train the student on the SFT set; the checkpoints it saved and the run's description.
 
-    A run whose last step is already saved is not trained again; an interrupted one resumes from its last
-    checkpoint.
+    The Trainer writes each checkpoint into the checkpoints folder as it reaches it, so a run whose last step is
+    already saved is not trained again and an interrupted one resumes from its last checkpoint.
     """
     plan = plan_training(training_examples, student, params)
-    steps = [c.step for key, c in completed_checkpoints.items() if key.startswith(f"{plan.run_key}/")]
+    steps = [c.step for c in completed_checkpoints.of_run(plan.run_key)]
     run = {"run_key": plan.run_key, "total_steps": plan.total_steps, "save_steps": plan.save_steps,
            "examples": len(plan.examples), "method": plan.settings.method}  # fmt: skip
     if steps and max(steps) >= plan.total_steps:
         logger.info("finetuning: run %s is complete (%d steps); nothing to train", plan.run_key, max(steps))
-        return _nothing_to_train, run
+        return completed_checkpoints, run
     logger.info(
         "finetuning: run %s, %d examples, %d steps (checkpoint every %d), %s",
         plan.run_key, len(plan.examples), plan.total_steps, plan.save_steps,
         f"resuming after step {max(steps)}" if steps else "from the start",
     )  # fmt: skip
-    return functools.partial(_train_into, plan), run
+    train(plan, run_folder=completed_checkpoints.run_folder(plan.run_key))
+    return TrainingRuns(completed_checkpoints.folder), run
 
 
-def training_curves(
-    checkpoints: dict[str, TrainingCheckpoint], run: dict[str, Any]
-) -> tuple[pd.DataFrame, go.Figure]:
+def training_curves(checkpoints: TrainingRuns, run: dict[str, Any]) -> tuple[pd.DataFrame, go.Figure]:
     """Loss and learning rate per logged step of the run (from its last checkpoint), as a table and a chart."""
     last = _run_checkpoints(checkpoints, run)[-1]
     history = [row for row in last.trainer_state()["log_history"] if "loss" in row]
@@ -113,7 +109,7 @@ def training_curves(
 
 
 def average_checkpoints(
-    checkpoints: dict[str, TrainingCheckpoint],
+    checkpoints: TrainingRuns,
     run: dict[str, Any],
     student: ModelDirectory,
     params: dict[str, Any],
@@ -135,12 +131,8 @@ def average_checkpoints(
     )
 
 
-def _run_checkpoints(
-    checkpoints: dict[str, TrainingCheckpoint], run: dict[str, Any]
-) -> list[TrainingCheckpoint]:
-    mine = sorted(
-        (c for key, c in checkpoints.items() if key.startswith(f"{run['run_key']}/")), key=lambda c: c.step
-    )
+def _run_checkpoints(checkpoints: TrainingRuns, run: dict[str, Any]) -> list[TrainingCheckpoint]:
+    mine = checkpoints.of_run(run["run_key"])
     if not mine:
         raise ValueError(f"finetuning run {run['run_key']} has no saved checkpoint; run its train node")
     return mine
@@ -171,11 +163,3 @@ def _check_student(student: ModelDirectory, settings: FinetuningParams) -> None:
                 f"finetuning.lora.target_modules: {missing} not in the student ({config.model_type}); "
                 f"linear layers it has: {sorted(n for n in names if n.endswith('proj'))}"
             )
-
-
-def _train_into(plan: TrainingPlan, output_root: Path) -> None:
-    train(plan, output_root=output_root)
-
-
-def _nothing_to_train(output_root: Path) -> None:
-    return None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from openmath_kedro.datasets import ModelDirectory, TrainingCheckpoint
+from openmath_kedro.datasets.atomic_write import apply_umask_modes
 from openmath_kedro.datasets.model_directory import PROVENANCE_FILE
 from openmath_kedro.datasets.training_checkpoints import TRAINER_STATE
 from openmath_kedro.params import FinetuningParams
@@ -129,6 +130,9 @@ def build_trainer(plan: TrainingPlan, *, output_dir: Path, resumed_from_step: in
                 json.dumps(provenance | {"step": state.global_step}, indent=2)
             )
             _drop_older_optimizer_states(Path(args.output_dir), keep=folder)
+            apply_umask_modes(
+                folder
+            )  # safetensors writes weights 0600; checkpoints are shared like other data
             return control
 
     tokenizer = plan.student.load_tokenizer()
@@ -164,12 +168,11 @@ def _drop_older_optimizer_states(run_folder: Path, *, keep: Path) -> None:
             shutil.rmtree(state) if state.is_dir() else state.unlink()
 
 
-def train(plan: TrainingPlan, *, output_root: Path) -> None:
-    """Train (or resume) the run of ``plan`` under ``output_root / plan.run_key``."""
-    output_dir = output_root / plan.run_key
-    resume = last_checkpoint(output_dir)
+def train(plan: TrainingPlan, *, run_folder: Path) -> None:
+    """Train (or resume from its last complete checkpoint) the run of ``plan`` in ``run_folder``."""
+    resume = last_checkpoint(run_folder)
     trainer = build_trainer(
-        plan, output_dir=output_dir, resumed_from_step=TrainingCheckpoint(resume).step if resume else 0
+        plan, output_dir=run_folder, resumed_from_step=TrainingCheckpoint(resume).step if resume else 0
     )
     if resume:
         logger.info("finetuning: resuming run %s from %s", plan.run_key, resume.name)

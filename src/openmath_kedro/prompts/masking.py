@@ -13,14 +13,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
-_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+# Digits joined by commas are one number only when the whole run groups thousands (`1,000`, `12,345,678`);
+# otherwise the commas separate a list (`2,3,5,7`, `2,3,500`) whose items are numbers of their own. Right after
+# `(`, `[` or `\{` one comma separates a pair (`(1,135)`, `[-100,100]`, `\{1,343\}`: all 117 such runs in the
+# GSM8K/MATH train sets are pairs); a list elsewhere that looks like thousands (`n=669,670`) reads as one number.
+_PAIR_OPENING = r"(?:(?<=[(\[])|(?<=\\\{)|(?<=[(\[][-+])|(?<=\\\{[-+]))"
+_INTEGER = rf"(?:(?<!\d,)(?!{_PAIR_OPENING}\d{{1,3}},\d{{3}}(?![\d,]))\d{{1,3}}(?:,\d{{3}})+(?!,?\d)|\d+)"
+_NUM = rf"(?:{_INTEGER}(?:\.\d+)?|\.\d+)"  # `.5` too
 _LATEX_FRAC = re.compile(
     rf"\\[dt]?frac\s*(?:\{{\s*(?P<fn>{_NUM})\s*\}}|(?P<fn1>\d))\s*(?:\{{\s*(?P<fd>{_NUM})\s*\}}|(?P<fd1>\d))"
 )
-_SLASH_FRAC = re.compile(rf"(?<![\d.,])(?P<sn>{_NUM})\s*/\s*(?P<sd>{_NUM})(?![\d])")
-_NUMBER = re.compile(rf"(?<![\d.,])(?P<n>{_NUM})(?![\d])")
+# not a piece of a longer number (`3.5`, `1.2.3`); a comma before is fine (see _INTEGER)
+_SLASH_FRAC = re.compile(rf"(?<![\d.])(?P<sn>{_NUM})\s*/\s*(?P<sd>{_NUM})(?![\d])")
+_NUMBER = re.compile(rf"(?<![\d.])(?P<n>{_NUM})(?![\d])")
 _ANY_TOKEN = re.compile(f"{_LATEX_FRAC.pattern}|{_SLASH_FRAC.pattern}|{_NUMBER.pattern}")
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*")
+# `\boxed 2` without braces: LaTeX boxes one token; read as openmath_kedro.answers reads it (a word or number
+# up to a space, `$`, brace or backslash, or one command), so what the masker hides is what grading reads
+_UNBRACED_ARGUMENT = re.compile(r"[^\s${}\\]+|\\[A-Za-z]+")
 _CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K's `<<48/2=24>>` annotations repeat every result
 _UNITS = re.compile(r"\\(?:text|mbox|mathrm)\s*\{[^{}]*\}|\^\s*\{?\\circ\}?|\\[$%!,;]|[$%\s]")
 # Structural constants kept even when the problem does not mention them (x^2, 2x, 1/2, ...).
@@ -98,15 +108,20 @@ def masked_solution_leaks_answer(masked: str, answer: str) -> bool:
 
 
 def _boxed_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every `\\boxed{...}` with balanced braces."""
+    """(start, end) of every `\\boxed{...}` with balanced braces and every unbraced `\\boxed 2`."""
     spans = []
-    for match in _BOXED.finditer(text):
-        depth, index = 1, match.end()
-        while index < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[index], 0)
-            index += 1
-        if depth == 0:
-            spans.append((match.start(), index))
+    for match in _BOX_COMMAND.finditer(text):
+        if spans and match.start() < spans[-1][1]:
+            continue  # a box inside a box goes with the outer one
+        if text.startswith("{", match.end()):
+            depth, index = 1, match.end() + 1
+            while index < len(text) and depth:
+                depth += {"{": 1, "}": -1}.get(text[index], 0)
+                index += 1
+            if depth == 0:
+                spans.append((match.start(), index))
+        elif argument := _UNBRACED_ARGUMENT.match(text, match.end()):
+            spans.append((match.start(), argument.end()))
     return spans
 
 

@@ -3,6 +3,7 @@
 from .generation_chunks import GenerationChunksDataset
 from .json_lines import JSONLinesDataset
 from .model_directory import LoadedModel, ModelDirectory, ModelDirectoryDataset, ModelSourceDataset
+from .polars_table import PolarsTableDataset
 from .training_checkpoints import TrainingCheckpoint, TrainingCheckpointsDataset, TrainingRuns
 from .verified_file import RawFile, VerifiedFileDataset
 
@@ -13,6 +14,7 @@ __all__ = [
     "ModelDirectory",
     "ModelDirectoryDataset",
     "ModelSourceDataset",
+    "PolarsTableDataset",
     "RawFile",
     "TrainingCheckpoint",
     "TrainingCheckpointsDataset",

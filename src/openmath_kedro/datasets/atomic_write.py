@@ -13,6 +13,7 @@ its author and also leaves its files 0600 (``NamedTemporaryFile``). The job is a
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -81,3 +82,27 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary folder next to ``target`` to fill; it replaces ``target`` when the block ends without error.
+
+    For writers that produce a whole folder (``save_pretrained``). An exception leaves ``target`` as it was;
+    on success the folder gets the umask's modes (``mkdtemp`` and safetensors make them private) and is swapped
+    in with two renames (the old folder is moved aside first, as a folder cannot be replaced in one rename).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield staging
+        apply_umask_modes(staging)
+        previous = target.with_name(f".{target.name}.previous")
+        if target.exists():
+            shutil.rmtree(previous, ignore_errors=True)
+            os.replace(target, previous)
+        os.replace(staging, target)
+        shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -8,16 +8,13 @@ import importlib.machinery
 import importlib.util
 import json
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from .atomic_write import apply_umask_modes
+from .atomic_write import atomic_folder
 
 logger = logging.getLogger(__name__)
 
@@ -209,9 +206,7 @@ class ModelDirectoryDataset(AbstractDataset[LoadedModel, ModelDirectory]):
     def _save(self, data: LoadedModel) -> None:
         if not isinstance(data, LoadedModel):
             raise DatasetError(f"{self._path}: expected a LoadedModel, got {type(data).__name__}")
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self._path.parent, prefix=f".{self._path.name}."))
-        try:
+        with atomic_folder(self._path) as staging:
             data.model.save_pretrained(staging)
             data.tokenizer.save_pretrained(staging)
             config_file = staging / "config.json"
@@ -221,12 +216,3 @@ class ModelDirectoryDataset(AbstractDataset[LoadedModel, ModelDirectory]):
             config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
             provenance = {**data.source, "content_hash": model_content_hash(staging)}
             (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
-            apply_umask_modes(staging)  # mkdtemp and safetensors make them private; a checkpoint is shared
-            previous = self._path.with_name(f".{self._path.name}.previous")
-            if self._path.exists():
-                shutil.rmtree(previous, ignore_errors=True)
-                os.replace(self._path, previous)
-            os.replace(staging, self._path)
-            shutil.rmtree(previous, ignore_errors=True)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)

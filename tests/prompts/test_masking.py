@@ -70,6 +70,7 @@ _DIGIT_GROUP = re.compile(r"(?<=\d)(?:\{,\}|,\\!|\\,)(?=\d{3}(?!\d))")
 _UNIT = re.compile(r"\\(?:text|mbox|mathrm)\{[^{}]*\}|\^\{?\\circ\}?|\\%|%|\\\$|\s")
 _LATEX_TOKEN = re.compile(r"\\[A-Za-z]+|\d+(?:\.\d+)?|\S")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
+_COMMAND = re.compile(r"(?<!\\)\\[A-Za-z]+")  # a LaTeX command, not a line break `\\` and a word
 
 
 def plain(text: str) -> str:
@@ -233,11 +234,11 @@ def test_heuristic_masking_of_a_non_numeric_answer():
         # geometry/592: coordinates in asy code (B and C are names there, so the letters start at D)
         (r'MP("B",(7,4.2),N); MP("C",(10,0),E); we get $BF = \boxed{4.2}$', "4.2",
          "If $AE=3, DE=5,$ and $CE=7$, then $BF=$", r'MP("B",(7,A),N); MP("C",(D,0),E); we get $BF = A$'),
-        # prealgebra/906: decimals with a leading dot
+        # prealgebra/906: decimals with a leading dot; a letter after `\cdot` keeps its space
         (r"$$1.1s\cdot.9s=.99s^2.$$ The ratio of the area of rectangle $R$ to the area of square $S$ will be: "
          r"$$\frac{.99s^2}{s^2}=\boxed{\frac{99}{100}}.$$", r"\frac{99}{100}",
          "The length of the longer side of rectangle $R$ is $10$ percent more than the length of a side of square",
-         r"$$Bs\cdotCs=As^2.$$ The ratio of the area of rectangle $R$ to the area of square $S$ will be: "
+         r"$$Bs\cdot Cs=As^2.$$ The ratio of the area of rectangle $R$ to the area of square $S$ will be: "
          r"$$\frac{As^2}{s^2}=A.$$"),
         # algebra/888: `\boxed 2` without braces goes with its number
         (r"Since we want the largest value of $x$, our answer is $\boxed 2$.", "2",
@@ -258,6 +259,24 @@ def test_heuristic_masking_reads_every_number(solution, answer, problem, masked)
     assert masked_solution_leaks_answer(solution, answer)
     assert mask_numbers_heuristically(solution, answer, problem=problem) == masked
     assert not masked_solution_leaks_answer(masked, answer)
+
+
+@pytest.mark.parametrize(
+    ("solution", "answer", "problem", "masked"),
+    [
+        # algebra/1678: a letter right after `\pm` would make `\pmA`, another command
+        (r"giving $4a^2=8$, $a^2=2$, and $a=\pm\sqrt{2}$. The greatest possible value of $a$ is $\boxed{\sqrt{2}}$.",
+         r"\sqrt{2}", r"Find the greatest $a$ such that $\frac{7\sqrt{(2a)^2+(1)^2}-4a^2-1}{\sqrt{1+4a^2}+3}=2$.",
+         r"giving $4a^2=B$, $a^2=2$, and $a=\pm A$. The greatest possible value of $a$ is $A$."),
+        # counting_and_probability/583: the answer `n` goes where it stands alone, not out of `\dbinom` or words
+        (r"$\dbinom{n}{1}=\dfrac{n!}{1!(n-1)!}=\boxed{n}$.  Also, $\binom{n}{1}$ is the number of ways to choose 1 "
+         r"object out of $n$.", "n", r"What is $\dbinom{n}{1}$ for any positive integer $n$?",
+         r"$\dbinom{A}{1}=\dfrac{A!}{1!(A-1)!}=A$.  Also, $\binom{A}{1}$ is the number of ways to choose 1 "
+         r"object out of $A$."),
+    ],
+)  # fmt: skip
+def test_heuristic_masking_keeps_latex_commands_and_words_whole(solution, answer, problem, masked):
+    assert mask_numbers_heuristically(solution, answer, problem=problem) == masked
 
 
 def test_heuristic_masking_of_a_box_in_a_box():
@@ -285,6 +304,8 @@ def test_every_train_solution_is_masked_without_new_leaks(references):
     for ref in references:
         masked = mask_numbers_heuristically(ref.solution, ref.answer, problem=ref.problem)
         assert "<<" not in masked, ref.id
+        # no letter glued to a command (`\cdotA`) nor put into one (`\biAom`): every command was there before
+        assert set(_COMMAND.findall(masked)) <= set(_COMMAND.findall(ref.solution)), ref.id
         if "\\boxed" in masked:
             boxed.add(ref.id)
         if where := oracle_leak(masked, ref.answer):

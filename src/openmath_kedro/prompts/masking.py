@@ -31,6 +31,7 @@ _BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*")
 # `\boxed 2` without braces: LaTeX boxes one token; read as openmath_kedro.answers reads it (a word or number
 # up to a space, `$`, brace or backslash, or one command), so what the masker hides is what grading reads
 _UNBRACED_ARGUMENT = re.compile(r"[^\s${}\\]+|\\[A-Za-z]+")
+_CONTROL_WORD_END = re.compile(r"\\[A-Za-z]+\Z")  # searched with an end position: the command before it
 _CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K's `<<48/2=24>>` annotations repeat every result
 _UNITS = re.compile(r"\\(?:text|mbox|mathrm)\s*\{[^{}]*\}|\^\s*\{?\\circ\}?|\\[$%!,;]|[$%\s]")
 # Structural constants kept even when the problem does not mention them (x^2, 2x, 1/2, ...).
@@ -155,11 +156,14 @@ def mask_numbers_heuristically(solution: str, answer: str, *, problem: str = "")
 
     answer_key = hidden if hidden is not None else "answer"
     for start, end in reversed(_boxed_spans(text)):
-        text = text[:start] + name(answer_key) + text[end:]
+        text = text[:start] + _unglued(text, start, name(answer_key)) + text[end:]
     if hidden is None and (literal := answer.strip()):
-        text = text.replace(literal, name(answer_key))
+        # only where it stands alone: the answer `n` is not the n of `\binom` or of a word
+        pattern = (r"(?<![A-Za-z\\])" if literal[0].isalpha() else "") + re.escape(literal)
+        pattern += r"(?![A-Za-z])" if literal[-1].isalpha() else ""
+        text = re.sub(pattern, lambda match: _unglued(match.string, match.start(), name(answer_key)), text)
 
-    def replace(match: re.Match[str]) -> str:
+    def masked(match: re.Match[str]) -> str:
         groups = match.groupdict()
         token_value = _match_value(match)
         if token_value is None or token_value in kept:
@@ -170,4 +174,15 @@ def mask_numbers_heuristically(solution: str, answer: str, *, problem: str = "")
             return _NUMBER.sub(replace, match.group(0))  # a division, not a value: mask its parts
         return name(token_value)
 
+    def replace(match: re.Match[str]) -> str:
+        return _unglued(match.string, match.start(), masked(match))
+
     return _ANY_TOKEN.sub(replace, text)
+
+
+def _unglued(text: str, start: int, replacement: str) -> str:
+    """``replacement`` for the text at ``start``, after a space where a letter would lengthen the command before
+    it (`\\cdot5` masked as `\\cdotA` is another command; `\\cdot A` is the product)."""
+    if replacement[:1].isalpha() and _CONTROL_WORD_END.search(text, max(0, start - 40), start):
+        return " " + replacement
+    return replacement

@@ -85,7 +85,7 @@ lint: setup
 # math-verify, latex2sympy2_extended and antlr4-python3-runtime are pinned in requirements.lock (the grader's
 # differential oracle in tests/answers and the benchmark's comparison), so `setup` installs them already.
 bench-setup: setup
-	$(BIN)/python -c "import math_verify, latex2sympy2_extended"
+	$(BIN)/python -c "import math_verify, latex2sympy2_extended, pebble"
 	@$(MAKE) --no-print-directory pip-check
 
 lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -153,3 +154,18 @@ def test_on_cpu_the_engine_core_and_worker_run_in_this_process(engine: VLLMEngin
     engine.start()
     assert engine.on_cpu
     assert multiprocessing.active_children() == []
+
+
+def test_the_engine_start_leaves_the_environment_as_it_was(monkeypatch) -> None:
+    """vLLM reads some settings (the CPU KV cache size) only from the environment: set for the start only."""
+    from openmath_kedro.engines.vllm_engine import _environment
+
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "7")
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    with _environment(VLLM_CPU_KVCACHE_SPACE="1", VLLM_ENABLE_V1_MULTIPROCESSING="0", VLLM_UNSET=None):
+        assert (
+            os.environ["VLLM_CPU_KVCACHE_SPACE"] == "1"
+            and os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
+        )
+        assert "VLLM_UNSET" not in os.environ
+    assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == "7" and "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ

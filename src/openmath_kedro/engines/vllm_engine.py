@@ -96,11 +96,11 @@ class VLLMEngine:
             # in /dev/shm when the run is killed, and close() frees the memory as well
             arguments["distributed_executor_backend"] = "uni"
 
-        previous_kv = os.environ.get("VLLM_CPU_KVCACHE_SPACE")
-        if self.on_cpu and (self.kv_cache_space_gb is not None or previous_kv is None):
+        kv_cache_gb = None
+        if self.on_cpu and (self.kv_cache_space_gb is not None or "VLLM_CPU_KVCACHE_SPACE" not in os.environ):
             # the CPU KV cache size is only read from the environment (by the engine-core process)
             gb = self.kv_cache_space_gb if self.kv_cache_space_gb is not None else _DEFAULT_CPU_KVCACHE_GB
-            os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(int(gb))
+            kv_cache_gb = str(int(gb))
         started = time.perf_counter()
         try:
             from vllm import LLM
@@ -108,16 +108,14 @@ class VLLMEngine:
             with (
                 _children_skip_the_main_script(),
                 _modules_hidden_from_vllms_scan(),
-                _environment(VLLM_ENABLE_V1_MULTIPROCESSING="0" if in_process else None),
+                _environment(
+                    VLLM_ENABLE_V1_MULTIPROCESSING="0" if in_process else None,
+                    VLLM_CPU_KVCACHE_SPACE=kv_cache_gb,
+                ),
             ):
                 self._llm = LLM(**arguments)
         except Exception as error:  # vLLM raises many kinds; the caller needs the model named
             raise EngineError(f"vLLM could not start on model {self.model!r}: {error}") from error
-        finally:
-            if previous_kv is None:
-                os.environ.pop("VLLM_CPU_KVCACHE_SPACE", None)
-            else:
-                os.environ["VLLM_CPU_KVCACHE_SPACE"] = previous_kv
         self.start_seconds = time.perf_counter() - started
         self._tokenizer = self._llm.get_tokenizer()
         self.max_model_len = int(self._llm.model_config.max_model_len)

@@ -157,25 +157,30 @@ def test_words_and_choice_letters(prediction: str, gold: str, equivalent: bool) 
 
 
 @pytest.mark.parametrize(
-    PAIR,
-    [
-        ("1" * 2500, "1" * 2500, True),
-        pytest.param(
-            "x" * 2001,
-            "x" * 2000 + "y",
-            False,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: answers past MAX_ANSWER_CHARS share a text key cut at 2,000 characters "
-                "(normalization.py), so the text comparison accepts pairs that differ after it",
-            ),
-        ),
-    ],
+    ("prediction", "gold"),
+    [("1" * 2500, "1" * 2500), ("x" * 2001, "x" * 2001), ("the answer is apples " * 150,) * 2],
 )
-def test_answers_past_the_length_guard_compare_as_exact_strings(
-    prediction: str, gold: str, equivalent: bool
-) -> None:
-    assert_verdict(prediction, gold, equivalent)
+def test_answers_past_the_length_guard_equal_as_the_same_full_string(prediction: str, gold: str) -> None:
+    assert_verdict(prediction, gold, True)
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold"),
+    [
+        ("x" * 2001, "x" * 2000 + "y"),  # differ after the first 2,000 characters
+        ("x" * 2001, "x" * 2000),  # one side within the limit, the other one character past it
+        ("x" * 2001, "X" * 2001),  # exact strings only: no case folding past the guard
+        ("yes " * 600 + "no", "yes " * 600 + "yes"),
+        ("1" * 2500, "1" * 2499 + "2"),
+    ],
+    ids=["differ after the cut", "one side at the limit", "case only", "words", "digits"],
+)
+def test_answers_past_the_length_guard_that_differ_are_refused(prediction: str, gold: str) -> None:
+    """An over-long answer is compared as its exact full string: one that differs anywhere is never
+    equivalent (a key cut at 2,000 characters made these equal), and the README's guard contract holds."""
+    for first, second in ((prediction, gold), (gold, prediction)):
+        verdict = grade(first, second)
+        assert (verdict.equivalent, verdict.status, verdict.stage) == (False, Status.ERROR, Stage.GUARD)
 
 
 @pytest.fixture(scope="module")

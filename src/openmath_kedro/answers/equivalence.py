@@ -83,6 +83,7 @@ def compare_answers(
     predicted, expected = normalize_answer(prediction), normalize_answer(gold)
     if predicted.text == expected.text and predicted.text:
         return equivalent(Stage.EXACT)
+    # An answer past MAX_ANSWER_CHARS has no text key (normalize_answer): only the exact text above matches it.
     if (
         conventions.text_answers
         and predicted.text_key

@@ -13,7 +13,7 @@ from functools import lru_cache
 from openmath_kedro.answers.extraction import matching_braces
 from openmath_kedro.answers.latex_expression import FUNCTION_NAMES
 
-MAX_ANSWER_CHARS = 2_000  # longer answers are compared as exact strings only (see equivalence.GUARD)
+MAX_ANSWER_CHARS = 2_000  # longer answers are compared as exact strings only (equivalence.compare_answers)
 
 _UNICODE = str.maketrans(
     {
@@ -117,7 +117,7 @@ class NormalizedAnswer:
     text: str  # canonical LaTeX-ish text the form parser reads
     percent: bool  # the answer carried a percent sign (then 25 may also be read as 0.25)
     unit: str  # a stripped unit ("inches"); informative only, values decide
-    text_key: str  # lower-cased, space-collapsed word form for text answers
+    text_key: str  # lower-cased, space-collapsed word form for text answers; empty past MAX_ANSWER_CHARS
 
 
 def _is_plain_unit(unit: str, *, spaced: bool) -> bool:
@@ -187,10 +187,13 @@ def make_text_key(text: str) -> str:
 
 @lru_cache(maxsize=65_536)
 def normalize_answer(raw: str) -> NormalizedAnswer:
-    """Canonical text of one extracted answer (cached: golds and majority answers repeat a lot)."""
-    text_key = make_text_key(raw[:MAX_ANSWER_CHARS])
+    """Canonical text of one extracted answer (cached: golds and majority answers repeat a lot).
+
+    An answer past ``MAX_ANSWER_CHARS`` is left as it is, with no text key: only the exact full string may
+    match it. A key of its first characters made two long answers that differ after the cut equal."""
     if len(raw) > MAX_ANSWER_CHARS:
-        return NormalizedAnswer(raw, False, "", text_key)
+        return NormalizedAnswer(raw, False, "", "")
+    text_key = make_text_key(raw)
     text = unwrap_whole_answer(_strip_quotes(unwrap_whole_answer(raw.translate(_UNICODE))))
     text = text.replace("\\\\$", "").replace("\\$", "").replace("$", "").replace("\\textdollar", "")
     for pattern, replacement in _SIMPLE_REWRITES:

@@ -89,9 +89,13 @@ def answer_value(answer: str) -> Fraction | None:
     return None
 
 
-def _compact(text: str) -> str:
+def _plain_latex(text: str) -> str:
     text = _normalize(text).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    return re.sub(r"\\left|\\right|\$|\s", "", text)
+    return re.sub(r"\\left|\\right|\\[!,;:]", "", text).replace("$", " ")  # and spacing commands (`\!`)
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"\s", "", _plain_latex(text))
 
 
 def masked_solution_leaks_answer(masked: str, answer: str) -> bool:
@@ -105,6 +109,13 @@ def masked_solution_leaks_answer(masked: str, answer: str) -> bool:
         return False
     if len(needle) == 1:  # a single letter or symbol counts only as a word of its own
         return re.search(rf"(?<![A-Za-z]){re.escape(needle)}(?![A-Za-z])", masked) is not None
+    if needle[0].isalpha() or needle[-1].isalpha():
+        # so does an answer that begins or ends with a letter, as the masker replaces it (`CD`, not that of
+        # `BCD`; `-i`, not that of `1 - iz`); spaces between its tokens are still ignored
+        pattern = r"\s*".join(map(re.escape, re.findall(r"\\[A-Za-z]+|.", needle)))
+        pattern = (r"(?<![A-Za-z\\])" if needle[0].isalpha() else "") + pattern
+        pattern += r"(?![A-Za-z])" if needle[-1].isalpha() else ""
+        return re.search(pattern, _plain_latex(masked)) is not None
     return needle in _compact(masked)
 
 

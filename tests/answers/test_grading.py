@@ -130,6 +130,41 @@ def test_expressions_with_variables(prediction: str, gold: str, equivalent: bool
 @pytest.mark.parametrize(
     PAIR,
     [
+        (r"\operatorname{lcm}(4,6)", "12", True),
+        (r"\operatorname{gcd}(12,18)", "6", True),
+        (r"\gcd(12, 18)", "6", True),
+        ("lcm(4, 6)", "12", True),  # as Python writes it
+        (r"\operatorname{lcm}(4, 6, 10)", "60", True),
+        (r"\gcd(12, 18)", r"\operatorname{gcd}(18,12)", True),
+        (r"\operatorname{lcm}(4,6) + 1", "13", True),
+        (r"\max(3, 5)", "5", True),
+        (r"\min\{3, 5\}", "3", True),
+        (r"\max(\sqrt2, 1.4)", r"\sqrt 2", True),
+        (r"\max(x, 2)", r"\max(2, x)", True),
+        (r"\operatorname{floor}(2.5)", r"\lfloor 2.5 \rfloor", True),
+        (r"\operatorname{ceil}(2.1)", "3", True),
+        (r"\operatorname{sgn}(-3)", "-1", True),
+        (r"\operatorname{abs}(-3)", "3", True),
+        (r"\operatorname{lcm}(4,6)", "24", False),
+        (r"\operatorname{gcd}(12,18)", "3", False),
+        (r"\gcd(12, 18)", "36", False),
+        (r"\operatorname{lcm}(4,6)", r"\operatorname{gcd}(4,6)", False),
+        (r"\max(3, 5)", "3", False),
+        (r"\min(x, 2)", r"\max(x, 2)", False),
+        (r"\operatorname{floor}(2.5)", "3", False),
+        (r"\operatorname{sgn}(-3)", "3", False),
+        ("2 min 30 s", "60 s", False),  # a name without its bracket is no function: "min" here is minutes
+    ],
+)
+def test_named_functions_are_evaluated(prediction: str, gold: str, equivalent: bool) -> None:
+    """``\\operatorname{lcm}(4,6)``, ``\\gcd(12, 18)`` and ``lcm(4, 6)`` have a value like any expression
+    (``\\operatorname{lcm}(4,6)`` was compared as the text "lcm (4,6)", so it never equalled 12)."""
+    assert_verdict(prediction, gold, equivalent)
+
+
+@pytest.mark.parametrize(
+    PAIR,
+    [
         ("y = 2x+3", "2x - y + 3 = 0", True),
         ("x > 3", "3 < x", True),
         ("x = 5", "5", True),
@@ -199,16 +234,13 @@ def sympy_pool():
         (r"\sum_{k=1}^{3} k^2", "13", False),
         (r"\prod_{k=1}^{4} k", "4!", True),
         (r"\frac{1}{0}", "0", False),
-        pytest.param(
-            r"\operatorname{lcm}(4,6)",
-            "12",
-            True,
-            marks=pytest.mark.xfail(strict=True, reason="bug: \\operatorname{lcm} is compared as text"),
-        ),
+        # gcd and lcm of variables stay functions there: sympy's polynomial gcd(n, 6) is 1
+        (r"\gcd(n, 6)", "1", False),
+        (r"\operatorname{lcm}(a, b)", "ab", False),
     ],
 )
 def test_notation_only_sympy_reads(sympy_pool, prediction: str, gold: str, equivalent: bool) -> None:
-    """Sums, products, division by zero: decided in the caller's worker pool."""
+    """Sums, products, division by zero, gcd of variables: decided in the caller's worker pool."""
     assert_verdict(prediction, gold, equivalent, pool=sympy_pool)
 
 

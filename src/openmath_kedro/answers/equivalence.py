@@ -102,8 +102,8 @@ def compare_answers(
             )  # the same tree written differently: no value needed (10^{ 10^{10} })
         decision = FormComparer(conventions, symbolic_check).forms(predicted_form, expected_form)
         if not decision.equal and _unread_math(predicted_form, expected_form):
-            # Hybrid: our parser could not read a side (an unsupported command such as \operatorname{lcm} or
-            # \sum); latex2sympy2_extended decides in a worker process (it is ~1000x slower than our stages).
+            # Hybrid: our parser could not read a side (an unsupported command such as \sum or
+            # \int); latex2sympy2_extended decides in a worker process (it is ~1000x slower than our stages).
             if latex_check is None:
                 raise NeedsSymbolic
             decision = Decision(latex_check(predicted.text, expected.text), Stage.SYMBOLIC)

@@ -13,6 +13,8 @@ MAX_EXACT_BITS = 200_000  # an exact power bigger than this is refused, not comp
 MAX_EXPONENT = 100_000  # |exponent| of a power evaluated numerically
 MAX_MAGNITUDE_BITS = 1_000_000  # |exponent * log2 |base|| of a power evaluated numerically
 MAX_FACTORIAL = 5_000
+# gcd and lcm of approximate values: only integers this far below 10^50 (the working precision) are exact
+MAX_APPROXIMATE_INTEGER = 10**40
 
 
 class EvaluationError(ArithmeticError):
@@ -114,7 +116,20 @@ def _exact_function(node: Func) -> Fraction:
         return Fraction(math.factorial(int(args[0])))
     if name == "binom" and all(arg.denominator == 1 for arg in args) and 0 <= args[0] <= MAX_FACTORIAL:
         return Fraction(math.comb(int(args[0]), int(args[1]))) if args[1] >= 0 else Fraction(0)
-    raise _NotRational
+    if name == "sign":
+        return Fraction((args[0] > 0) - (args[0] < 0))
+    if name in ("max", "min"):
+        return max(args) if name == "max" else min(args)
+    if name in ("gcd", "lcm") and all(arg.denominator == 1 for arg in args):
+        return Fraction(_integer_gcd_or_lcm(name, [int(arg) for arg in args]))
+    raise _NotRational  # gcd of fractions: sympy's definition decides, in a worker
+
+
+def _integer_gcd_or_lcm(name: str, integers: list[int]) -> int:
+    result = math.gcd(*integers) if name == "gcd" else math.lcm(*integers)
+    if result.bit_length() > MAX_EXACT_BITS:
+        raise ValueTooLarge(f"{name} too large to compute exactly")
+    return result
 
 
 def _raise_not_rational() -> Fraction:
@@ -309,4 +324,18 @@ def _function(name: str, args: list[Any], mp: Any) -> Any:
         return mp.factorial(real)
     if name == "binom":
         return mp.binomial(_real(value, mp, name), _real(args[1], mp, name))
+    if name in ("max", "min"):
+        reals = [_real(arg, mp, name) for arg in args]
+        return max(reals) if name == "max" else min(reals)
+    if name in ("gcd", "lcm"):
+        return mp.mpf(_integer_gcd_or_lcm(name, [_integer(arg, mp, name) for arg in args]))
     raise EvaluationError(f"unknown function {name}")
+
+
+def _integer(value: Any, mp: Any, name: str) -> int:
+    """An approximate value that is an integer, as an int; else no value (gcd of 2.5 or of a variable)."""
+    real = _real(value, mp, name)
+    nearest = mp.nint(real)
+    if real != nearest or abs(nearest) > MAX_APPROXIMATE_INTEGER:
+        raise EvaluationError(f"{name} of a value that is no integer")
+    return int(nearest)

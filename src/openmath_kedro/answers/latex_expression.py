@@ -65,7 +65,8 @@ class Pow:
 
 @dataclass(frozen=True, slots=True)
 class Func:
-    name: str  # sqrt, root, sin, ..., log (args: value[, base]), abs, floor, ceil, factorial, binom
+    name: str  # sqrt, root, sin, ..., log (args: value[, base]), abs, floor, ceil, sign, factorial, binom,
+    # gcd, lcm, max, min (one or more args)
     args: tuple[Node, ...]
 
 
@@ -74,10 +75,20 @@ Node = Num | Sym | Const | Add | Mul | Neg | Div | Pow | Func
 FUNCTION_NAMES = frozenset(
     "sin cos tan sec csc cot arcsin arccos arctan sinh cosh tanh ln log exp sqrt".split()
 )
-_FUNCTION_COMMANDS = {f"\\{name}": name for name in FUNCTION_NAMES} | {
-    "\\lg": "log",
-    "\\operatorname{sgn}": "sign",
+_FUNCTION_COMMANDS = {f"\\{name}": name for name in FUNCTION_NAMES} | {"\\lg": "log"}
+# Functions written by name with their arguments in brackets: \gcd(12, 18), \max\{3, 5\}, \abs{x}, and
+# \operatorname{lcm}(4,6), which normalization leaves as "lcm (4,6)", so the bare word is one too (also as
+# Python writes it, lcm(4, 6)). Unlike FUNCTION_NAMES a name here needs its bracket: "2 min 30 s" is no
+# function (and "min" stays a unit for normalization).
+LIST_FUNCTIONS = frozenset({"gcd", "lcm", "max", "min"})  # one or more arguments
+NAMED_FUNCTIONS = {name: name for name in LIST_FUNCTIONS} | {
+    "floor": "floor",
+    "ceil": "ceil",
+    "abs": "abs",
+    "sgn": "sign",
+    "sign": "sign",
 }
+_ARGUMENT_BRACKETS = {"(": ")", "\\{": "\\}", "{": "}"}
 _DEGREE = "\\circ"  # normalization writes every degree sign as ^\circ
 _TRIGONOMETRIC = frozenset("sin cos tan sec csc cot".split())
 _GREEK = frozenset(
@@ -115,7 +126,7 @@ _TOKEN = re.compile(
     |(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+(?![\d.]))?)
     |(?P<cmd>\\[a-zA-Z]+|\\[{}|,;:!\ ])
     |(?P<word>[a-zA-Z]+)
-    |(?P<op>[-+*/^_()\[\]{}!|'])""",
+    |(?P<op>[-+*/^_()\[\]{}!|',])""",
     re.VERBOSE,
 )
 MAX_NESTING = 60  # deeper input is refused before Python's recursion limit is anywhere near
@@ -123,7 +134,7 @@ MAX_NESTING = 60  # deeper input is refused before Python's recursion limit is a
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    kind: str  # num, cmd, letter, func, const, op
+    kind: str  # num, cmd, letter, func, named, const, op
     text: str
 
 
@@ -153,6 +164,8 @@ def _word_tokens(word: str) -> list[Token]:
     lowered = word.lower()
     if word in FUNCTION_NAMES:
         return [Token("func", word)]
+    if word in NAMED_FUNCTIONS:
+        return [Token("named", word)]
     if lowered in _WORD_CONSTANTS and (len(word) > 1):
         return [Token("const", lowered)]
     if len(word) >= 3:
@@ -256,7 +269,7 @@ class _Parser:
         return self.parse_power()
 
     def starts_operand(self, token: Token) -> bool:
-        if token.kind in ("num", "letter", "func", "const"):
+        if token.kind in ("num", "letter", "func", "named", "const"):
             return True
         if token.text == "|":
             return self.abs_depth == 0
@@ -320,7 +333,10 @@ class _Parser:
             return token.text
         parts = []
         while not self.peek_is("}"):
-            parts.append(self.take().text)
+            part = self.take()
+            if part.text == ",":
+                raise ExpressionParseError("comma in a subscript")  # a_{1,2}: an index pair, not one name
+            parts.append(part.text)
         self.take()
         return "".join(parts)
 
@@ -371,6 +387,8 @@ class _Parser:
             return _WORD_CONSTANTS[text]
         if kind == "func":
             return self.parse_function(text)
+        if kind == "named":
+            return self.named_function(NAMED_FUNCTIONS[text])
         if text in ("(", "["):
             node = self.parse_sum()
             self.expect(")" if text == "(" else "]")
@@ -417,6 +435,21 @@ class _Parser:
         finally:
             self.trig_depth -= trig
 
+    def named_function(self, name: str) -> Node:
+        """``\\gcd(12, 18)``, ``lcm (4,6)``, ``\\max\\{3, 5\\}``, ``\\abs{x}``: a name, then its arguments in
+        brackets, separated by commas (a list function takes one or more, the others exactly one)."""
+        opening = self.take().text if self.peek() is not None else ""
+        if opening not in _ARGUMENT_BRACKETS:
+            raise ExpressionParseError(f"{name} without its argument in brackets")
+        arguments = [self.parse_sum()]
+        while self.peek_is(","):
+            self.take()
+            arguments.append(self.parse_sum())
+        self.expect(_ARGUMENT_BRACKETS[opening])
+        if len(arguments) > 1 and name not in LIST_FUNCTIONS:
+            raise ExpressionParseError(f"{name} takes one argument")
+        return Func(name, tuple(arguments))
+
     def _parse_function_argument(self, name: str, power: Node | None) -> Node:
         base: Node | None = None
         if name == "log" and self.peek_is("_"):
@@ -448,6 +481,8 @@ class _Parser:
             return Func("sqrt", (self.parse_argument(),))
         if text in _FUNCTION_COMMANDS:
             return self.parse_function(_FUNCTION_COMMANDS[text])
+        if name in NAMED_FUNCTIONS:
+            return self.named_function(NAMED_FUNCTIONS[name])
         if text == "\\pi":
             return Const("pi")
         if text == "\\infty":

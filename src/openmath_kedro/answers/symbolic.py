@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import reduce
 from typing import Any
 
 import sympy
@@ -32,6 +33,8 @@ _FUNCTIONS: dict[str, Any] = {
     "ceil": sympy.ceiling,
     "factorial": sympy.factorial,
     "sign": sympy.sign,
+    "max": sympy.Max,
+    "min": sympy.Min,
 }
 
 
@@ -65,8 +68,20 @@ def to_sympy(node: Node) -> sympy.Expr:
             return sympy.log(*args)
         if node.name == "binom":
             return sympy.binomial(*args)
+        if node.name in ("gcd", "lcm"):
+            return _gcd_or_lcm(node.name, args)
         return _FUNCTIONS[node.name](*args)
     raise TypeError(f"unknown node {node!r}")
+
+
+def _gcd_or_lcm(name: str, args: list[sympy.Expr]) -> sympy.Expr:
+    """Of rational numbers as sympy defines it; of anything else an unevaluated function. sympy's ``gcd``
+    is the polynomial one (gcd(x, 6) = 1), which would make ``\\gcd(x, 6)`` equal 1."""
+    if not all(arg.is_Rational for arg in args):
+        return sympy.Function(name)(*args)
+    if len(args) == 1:
+        return sympy.Abs(args[0])
+    return reduce(sympy.gcd if name == "gcd" else sympy.lcm, args)
 
 
 def symbolic_equal(a: Node, b: Node, kind: str) -> bool:
@@ -92,6 +107,7 @@ def latex_equal(first: str, second: str) -> bool:
     expressions. Strict: anything but two scalar expressions, multi-letter symbols (``\\angle PQR`` parses
     as angle*P*Q*R) or a parse failure is "not equal"."""
     from latex2sympy2_extended import latex2sympy  # declared in pyproject; imported here, where it is needed
+
     try:
         values = [latex2sympy(text) for text in (first, second)]
     except Exception:  # noqa: BLE001 - the parser raises many kinds of errors on input it does not read

@@ -18,7 +18,10 @@ from openmath_kedro.answers.worker_pool import DeadlinePool, TaskResult
 # answers-3: a choice letter followed by arithmetic ("(E) + 1") is an expression, not the choice; a decimal
 # literal equals a value only as its rounding or truncation (12441601.0 is not 12441600); an equality between
 # numbers that differ (90-90=10) states no value; a quoted answer ("18") is its content.
-GRADER_VERSION = "answers-3"
+# answers-4: an answer past 2,000 characters equals only the exact same string (a key cut at 2,000 made longer
+# answers that differ after it equal); named functions (\gcd(12, 18), \operatorname{lcm}(4,6), lcm(4, 6),
+# \max\{3, 5\}, floor/ceil/abs/sgn) are evaluated; gcd/lcm of variables are no longer sympy's polynomial gcd.
+GRADER_VERSION = "answers-4"
 
 _pool_lock = threading.Lock()
 _shared_pool: DeadlinePool | None = None

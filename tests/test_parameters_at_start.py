@@ -14,7 +14,13 @@ from omegaconf import OmegaConf
 
 from openmath_kedro.benchmark_sets import TRAINING_SETS
 from openmath_kedro.engines import ENGINE_KINDS, ENGINE_SETTINGS
-from openmath_kedro.params import GenerationParams, ParameterError, validate_parameters
+from openmath_kedro.params import (
+    PARAMETER_MODELS,
+    FinetuningParams,
+    GenerationParams,
+    ParameterError,
+    validate_parameters,
+)
 from tests.conftest import PROJECT_ROOT, make_project_copy
 
 
@@ -204,7 +210,10 @@ def test_environment_files_hold_only_what_differs_from_base(env):
             assert base != value, f"{path.name}: {'.'.join(keys)} is the same as in conf/base"
 
 
-def _context_params(root: Path, *, env: str | None = None, runtime_params: dict | None = None) -> dict:
+def _configured(
+    root: Path, *, env: str | None = None, runtime_params: dict | None = None
+) -> tuple[dict, dict]:
+    """(the merged configuration, ``context.params``: those blocks as the models the nodes' type hints name)."""
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
@@ -213,7 +222,8 @@ def _context_params(root: Path, *, env: str | None = None, runtime_params: dict 
     try:
         bootstrap_project(root)
         with KedroSession.create(project_path=root, env=env, runtime_params=runtime_params) as session:
-            return session.load_context().params  # the validation hook has run: these validate
+            context = session.load_context()  # the validation hook has run: these validate
+            return context.config_loader["parameters"], context.params
     finally:
         os.chdir(previous)
 
@@ -226,32 +236,40 @@ def project(tmp_path_factory) -> Path:
 
 
 def test_params_on_the_command_line_keep_the_other_keys_of_a_local_block(project):
-    params = _context_params(project, runtime_params={"finetuning": {"seed": 1}})["finetuning"]
-    assert params["seed"] == 1 and params["max_steps"] == 2  # --params and conf/local
+    raw, params = _configured(project, runtime_params={"finetuning": {"seed": 1}})
+    assert raw["finetuning"]["seed"] == 1 and raw["finetuning"]["max_steps"] == 2  # --params and conf/local
     others = {k: v for k, v in BASE["finetuning"].items() if k not in ("seed", "max_steps")}
-    assert {k: params[k] for k in others} == others  # conf/base for the rest
+    assert {k: raw["finetuning"][k] for k in others} == others  # conf/base for the rest
+    # and the nodes get that block as the model their type hint names, built once by Kedro
+    assert params["finetuning"] == FinetuningParams.model_validate(raw["finetuning"])
+
+
+def test_nodes_get_every_block_as_its_model(project):
+    _, params = _configured(project)
+    for key, value in params.items():
+        assert isinstance(value, PARAMETER_MODELS[key]) or (
+            key == "generation" and type(value) is GenerationParams  # what the code_solutions nodes take
+        ), key
 
 
 def test_the_engine_kind_switches_with_one_runtime_parameter(project):
-    params = _context_params(project, runtime_params={"generation": {"engine": {"kind": "openai"}}})
+    _, params = _configured(project, runtime_params={"generation": {"engine": {"kind": "openai"}}})
     # the OpenAI-compatible engine's settings only: vLLM's dtype and context length stay in their block
-    assert GenerationParams.model_validate(params["generation"]).engine == {
-        "kind": "openai",
-        **BASE["generation"]["engine"]["openai"],
-    }
+    assert params["generation"].engine == {"kind": "openai", **BASE["generation"]["engine"]["openai"]}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_environment_validates(project, env):
-    params = _context_params(project, env=env)
-    assert set(validate_parameters(params)) >= {"generation", "evaluation", "finetuning"}
+    raw, params = _configured(project, env=env)
+    assert set(validate_parameters(raw)) >= {"generation", "evaluation", "finetuning"}
+    assert set(validate_parameters(params)) == set(raw)  # Kedro's models validate again as they are
 
 
 def test_gpu_environment_validates_and_keeps_base_keys(project):
-    params = _context_params(project, env="gpu")
-    assert params["generation"]["engine"]["vllm"] == {
+    raw, _ = _configured(project, env="gpu")
+    assert raw["generation"]["engine"]["vllm"] == {
         "dtype": "bfloat16", "max_model_len": 4096, "seed": 0, "tensor_parallel_size": 1,
         "gpu_memory_utilization": 0.9,
     }  # fmt: skip
-    assert params["evaluation"]["runs"]["sampled"]["max_problems"] is None  # full runs, not base's 2
-    assert params["finetuning"]["learning_rate"] == BASE["finetuning"]["learning_rate"]
+    assert raw["evaluation"]["runs"]["sampled"]["max_problems"] is None  # full runs, not base's 2
+    assert raw["finetuning"]["learning_rate"] == BASE["finetuning"]["learning_rate"]

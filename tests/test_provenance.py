@@ -14,6 +14,7 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline, node, pipeline
 
+from openmath_kedro.params import PARAMETER_MODELS, GenerationParams
 from openmath_kedro.runs.outputs import describe_outputs
 from openmath_kedro.runs.provenance import (
     STORE_DIR,
@@ -90,6 +91,44 @@ def test_execution_only_parameters_do_not_change_keys():
     assert parameter_key("params:generation", base) != parameter_key(
         "params:generation", base | {"num_samples": 5}
     )
+
+
+def _base_block(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(
+        (Path(__file__).parents[1] / "conf" / "base" / f"parameters_{name}.yml").read_text()
+    )[name]
+
+
+@pytest.mark.parametrize("block", ["generation", "evaluation", "filtering", "finetuning"])
+def test_a_block_has_one_key_whether_it_arrives_as_a_mapping_or_as_its_model(block):
+    """Kedro builds models only for the pipelines a run validates; a whole-graph key sees either form."""
+    raw = _base_block(block)
+    model = PARAMETER_MODELS[block].model_validate(raw)
+    assert parameter_key(f"params:{block}", raw) == parameter_key(f"params:{block}", model)
+    # the less strict model the code_solutions nodes hint gives the same key as generation's own
+    if block == "generation":
+        assert parameter_key("params:generation", GenerationParams.model_validate(raw)) == parameter_key(
+            "params:generation", raw
+        )
+        entry = raw["benchmarks"]["math"]
+        assert parameter_key("params:generation.benchmarks.math", entry) == parameter_key(
+            "params:generation.benchmarks.math", model.benchmarks["math"]
+        )
+
+
+def test_execution_only_parameters_of_a_model_do_not_change_keys():
+    raw = _base_block("generation")
+    model = GenerationParams.model_validate(raw)
+    shifted = model.model_copy(update={"batch_size": 8, "max_engine_error_share": 0.5})
+    assert parameter_key("params:generation", shifted) == parameter_key("params:generation", raw)
+    assert parameter_key("params:generation", raw | {"seed": raw.get("seed", 0) + 1}) != parameter_key(
+        "params:generation", model
+    )
+    assert raw["seed"] == GenerationParams.model_fields["seed"].default  # left out, it is the same parameter
+    without_default = {key: value for key, value in raw.items() if key != "seed"}
+    assert parameter_key("params:generation", without_default) == parameter_key("params:generation", raw)
 
 
 def test_the_store_round_trips_records_and_the_catalog_hides_stale_outputs(tmp_path):

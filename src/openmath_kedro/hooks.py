@@ -30,11 +30,21 @@ logger = logging.getLogger(__name__)
 
 
 class ParameterValidationHooks:
-    """Validate every parameters block against its pydantic model before anything runs."""
+    """Validate every parameters block against its pydantic model before anything runs.
+
+    Kedro itself turns each ``params:`` input whose node hints a pydantic model into that model when it builds
+    the catalog, but only for the pipelines being run and one error line per block; this check covers every
+    block (unknown ones too) and lists every problem at its own location. It reads the raw configuration:
+    ``context.params`` would run Kedro's conversion first and fail with its message instead.
+    """
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        validate_parameters(context.params)
+        try:
+            raw = context.config_loader["parameters"]  # conf files merged with --params
+        except MissingConfigException:
+            raw = {}
+        validate_parameters(raw)
 
 
 class SharedResourceHooks:

@@ -302,11 +302,17 @@ class ParameterError(ValueError):
 
 
 def validate_parameters(params: dict[str, Any]) -> dict[str, BaseModel]:
-    """Validate every top-level parameters block; raise one error that lists every problem."""
+    """Validate every top-level parameters block; raise one error that lists every problem.
+
+    A block is a mapping (the configuration) or a model Kedro already built from a node's type hint
+    (``context.params``), which may be a less strict one (``GenerationParams``): its dump validates again.
+    """
     problems = []
     validated: dict[str, BaseModel] = {}
     for key, value in params.items():
         model = PARAMETER_MODELS.get(key)
+        if isinstance(value, BaseModel) and model is not None and not isinstance(value, model):
+            value = value.model_dump(mode="json")
         if model is None:
             problems.append(
                 f"'{key}': unknown top-level parameter (each block belongs to a pipeline: "

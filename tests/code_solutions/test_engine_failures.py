@@ -16,6 +16,7 @@ from kedro.runner import SequentialRunner
 from openmath_kedro.code_solutions import nodes
 from openmath_kedro.code_solutions.pipeline import code_solutions_pipeline
 from openmath_kedro.datasets import GenerationChunksDataset, ModelDirectory
+from openmath_kedro.params import GenerationParams
 from openmath_kedro.runs.resources import close_shared_resources
 from tests.engines.fake_openai_server import FakeServer, completion_body, error_body
 
@@ -83,18 +84,25 @@ def params(url: str, **overrides) -> dict:
     } | overrides
 
 
+def validated(settings: dict) -> GenerationParams:
+    """The block as the nodes get it: Kedro validates it into the model their type hint names."""
+    return GenerationParams.model_validate(settings)
+
+
 def run(table: pd.DataFrame, settings: dict, folder: Path) -> None:
     """One run of the generate node, saved as the catalog saves it; the engine is a new one each run."""
     dataset = GenerationChunksDataset(path=str(folder))
     try:
-        dataset.save(nodes.generate_solutions(table, NO_MASKS, CHECKPOINT, dataset.load(), settings))
+        dataset.save(
+            nodes.generate_solutions(table, NO_MASKS, CHECKPOINT, dataset.load(), validated(settings))
+        )
     finally:
         close_shared_resources()
 
 
 def merged(table: pd.DataFrame, settings: dict, folder: Path) -> pd.DataFrame:
     chunks = GenerationChunksDataset(path=str(folder)).load()
-    return nodes.merge_generations(chunks, table, NO_MASKS, CHECKPOINT, settings)
+    return nodes.merge_generations(chunks, table, NO_MASKS, CHECKPOINT, validated(settings))
 
 
 def files(folder: Path) -> tuple[int, int]:
@@ -179,7 +187,7 @@ def run_pipeline(table: pd.DataFrame, settings: dict, folder: Path) -> pd.DataFr
         {
             "problems": MemoryDataset(table),
             "checkpoint": MemoryDataset(CHECKPOINT, copy_mode="assign"),
-            "params:generation": MemoryDataset(settings),
+            "params:generation": MemoryDataset(validated(settings)),
             "chunks": GenerationChunksDataset(path=str(folder)),
             "completed_chunks": GenerationChunksDataset(path=str(folder)),
             "generations": MemoryDataset(),

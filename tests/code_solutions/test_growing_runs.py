@@ -7,16 +7,17 @@ import pytest
 from pydantic import ValidationError
 
 from openmath_kedro.code_solutions import nodes
+from openmath_kedro.params import GenerationParams
 
 from .test_nodes import CHECKPOINT, NO_MASKS, params, problems
 
 
-def _generate(table: pd.DataFrame, settings: dict, saved: dict) -> dict:
+def _generate(table: pd.DataFrame, settings: GenerationParams, saved: dict) -> dict:
     jobs = nodes.generate_solutions(table, NO_MASKS, CHECKPOINT, saved, settings)
     return {chunk_id: job() for chunk_id, job in jobs.items()}
 
 
-def _merge(table: pd.DataFrame, settings: dict, saved: dict) -> pd.DataFrame:
+def _merge(table: pd.DataFrame, settings: GenerationParams, saved: dict) -> pd.DataFrame:
     chunks = {chunk_id: (lambda frame=frame: frame) for chunk_id, frame in saved.items()}
     return nodes.merge_generations(chunks, table, NO_MASKS, CHECKPOINT, settings)
 
@@ -98,11 +99,9 @@ def test_growing_one_run_leaves_the_other_alone(engine):
 
 
 def test_runs_are_checked_when_the_run_starts():
-    from openmath_kedro.params import GenerationParams
-
     with pytest.raises(ValidationError, match=r"\['shard'\] are shared by every run"):
-        GenerationParams.model_validate(params(runs={"x": {"shard": 1}}))
+        params(runs={"x": {"shard": 1}})
     with pytest.raises(ValidationError, match=r"runs\.x\.sampling\.temperature"):
-        GenerationParams.model_validate(params(runs={"x": {"sampling": {"temperature": -1}}}))
+        params(runs={"x": {"sampling": {"temperature": -1}}})
     with pytest.raises(ValidationError, match=r"lowercase letters"):
-        GenerationParams.model_validate(params(runs={"Hot Run": {}}))
+        params(runs={"Hot Run": {}})

@@ -10,6 +10,7 @@ import pytest
 
 from openmath_kedro.code_solutions import nodes
 from openmath_kedro.datasets import ModelDirectory
+from openmath_kedro.params import GenerationParams
 from openmath_kedro.prompts import MATH_SUBJECT_SETS, load_prompt
 
 pytestmark = pytest.mark.integration  # the sandbox is real
@@ -33,7 +34,8 @@ def problems(count: int, benchmark: str = "gsm8k", subjects: Sequence[str] = ())
     )
 
 
-def params(**overrides) -> dict:
+def params(**overrides) -> GenerationParams:
+    """A generation block with ``overrides``, validated: the model Kedro hands the nodes (type hints)."""
     base = {
         "engine": {"kind": "vllm", "model": "/models/teacher"},
         "num_samples": 2,
@@ -44,15 +46,15 @@ def params(**overrides) -> dict:
         "batch_size": 64,
         "benchmarks": {"gsm8k": {"prompt": "code_fewshot", "examples": "gsm8k"}},
     }
-    for key, value in overrides.items():
-        base[key] = value
-    return base
+    return GenerationParams.model_validate(base | overrides)
 
 
 NO_MASKS = pd.DataFrame(columns=nodes.MASKED_COLUMNS)
 
 
-def generate(table: pd.DataFrame, settings: dict, masked: pd.DataFrame = NO_MASKS) -> dict[str, pd.DataFrame]:
+def generate(
+    table: pd.DataFrame, settings: GenerationParams, masked: pd.DataFrame = NO_MASKS
+) -> dict[str, pd.DataFrame]:
     """Run the node and save its chunks the way the chunk dataset does: one after another."""
     jobs = nodes.generate_solutions(table, masked, CHECKPOINT, {}, settings)
     return {chunk_id: job() for chunk_id, job in jobs.items()}
@@ -166,14 +168,12 @@ def test_masking_needs_reference_solutions(engine):
 
 
 def test_run_key_changes_with_what_is_generated():
-    from openmath_kedro.params import GenerationParams
-
     base = params()
     prompts = [load_prompt("code_fewshot", examples="gsm8k")]
 
-    def key(settings: dict, model: str = "m", with_prompts=prompts) -> str:
+    def key(settings: GenerationParams, model: str = "m", with_prompts=prompts) -> str:
         return nodes.run_key(
-            settings=GenerationParams.model_validate(settings),
+            settings=settings,
             benchmark="gsm8k",
             model=model,
             prompts=with_prompts,

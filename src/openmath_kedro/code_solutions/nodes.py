@@ -145,7 +145,7 @@ def generate_solutions(
     masked_solutions: pd.DataFrame,
     checkpoint: ModelDirectory,
     completed_chunks: dict[str, Callable[[], pd.DataFrame]],
-    params: dict[str, Any],
+    settings: GenerationParams,
 ) -> dict[str, Callable[[], pd.DataFrame]]:
     """The chunks of this shard that are not on disk yet, each computed when the dataset saves it.
 
@@ -158,7 +158,6 @@ def generate_solutions(
     fails once every chunk is on disk (at once when a whole batch failed: the server is not serving) with a
     message that names the server, the error and the counts.
     """
-    settings = GenerationParams.model_validate(params)
     problems = _with_masked_solutions(problems, masked_solutions)
     runs = [
         _run_jobs(problems, checkpoint, completed_chunks, run_settings, run=name)
@@ -231,7 +230,7 @@ def _run_jobs(
 
 
 def mask_reference_solutions(
-    problems: pd.DataFrame, checkpoint: ModelDirectory, params: dict[str, Any]
+    problems: pd.DataFrame, checkpoint: ModelDirectory, settings: GenerationParams
 ) -> pd.DataFrame:
     """Reference solutions with their results hidden, for prompts that show a masked solution.
 
@@ -239,7 +238,6 @@ def mask_reference_solutions(
     where its text still gives the answer away (or is empty), the deterministic heuristic masks instead.
     Benchmarks whose prompt shows no masked solution get an empty table and start no engine.
     """
-    settings = GenerationParams.model_validate(params)
     benchmark = _benchmark_of(problems)
     contexts = [
         _GenerationContext.create(settings=run, benchmark=benchmark, checkpoint=checkpoint)
@@ -304,7 +302,7 @@ def merge_generations(
     problems: pd.DataFrame,
     masked_solutions: pd.DataFrame,
     checkpoint: ModelDirectory,
-    params: dict[str, Any],
+    settings: GenerationParams,
 ) -> pd.DataFrame:
     """Samples ``0 .. num_samples - 1`` of every problem of every run, from the current run keys' chunks, in one
     table; an error lists the chunks still missing (other shards).
@@ -313,7 +311,6 @@ def merge_generations(
     ``sample_index`` numbers a problem's samples over all runs in order, so (problem_id, sample_index) stays the
     key of a row downstream. With one run both indices are the same.
     """
-    settings = GenerationParams.model_validate(params)
     problems = _with_masked_solutions(problems, masked_solutions)
     benchmark = _benchmark_of(problems)
     tables, offset = [], 0

@@ -88,7 +88,8 @@ class InspectorProject:
 
     @property
     def params(self) -> dict[str, Any]:
-        return self.context.params
+        """The parameters as configured (mappings): ``context.params`` holds the models nodes get instead."""
+        return self.context.config_loader["parameters"]
 
     def dataset_names(self) -> list[str]:
         from kedro.framework.project import pipelines

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import sys
+import typing
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,9 +35,11 @@ from typing import Any
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from openmath_kedro.answers import GRADER_VERSION
 from openmath_kedro.code_interpreter import ENGINE_ERROR
+from openmath_kedro.params import PARAMETER_MODELS
 from openmath_kedro.runs.keys import settings_hash
 
 logger = logging.getLogger(__name__)
@@ -155,11 +158,45 @@ def _module_source_hash(module_name: str) -> str:
 
 
 def parameter_key(name: str, value: Any) -> str:
-    """Key of a ``params:`` input: its value, without the fields that only change how work is done."""
+    """Key of a ``params:`` input: its canonical value, without the fields that only change how work is done."""
     block = name.removeprefix("params:").split(".")[0]
+    value = canonical_parameter(name, value)
     if name.count(".") == 0 and isinstance(value, dict) and block in EXECUTION_ONLY_PARAMETERS:
         value = {k: v for k, v in value.items() if k not in EXECUTION_ONLY_PARAMETERS[block]}
     return settings_hash({"parameter": name, "value": value})
+
+
+def canonical_parameter(name: str, value: Any) -> Any:
+    """A ``params:`` value as its model's JSON dump, defaults included, whether it is that model or raw.
+
+    Kedro turns a block into a model only for the pipelines a run validates (those whose nodes hint one), so
+    the same block reaches the keys of a whole-graph as a mapping in one run and as a model in another; both
+    must give one key. A value whose place has no model (or that does not validate: the start-of-run check
+    rejects those) stays as it is.
+    """
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    declared = _declared_type(name.removeprefix("params:").split("."))
+    if declared is None:
+        return value
+    adapter = TypeAdapter(declared)
+    try:
+        return adapter.dump_python(adapter.validate_python(value), mode="json")
+    except ValidationError:
+        return value
+
+
+def _declared_type(path: list[str]) -> Any:
+    """The type the parameters models declare at ``path`` (``generation.benchmarks.math``), or None."""
+    declared: Any = PARAMETER_MODELS.get(path[0])
+    for part in path[1:]:
+        if isinstance(declared, type) and issubclass(declared, BaseModel) and part in declared.model_fields:
+            declared = declared.model_fields[part].annotation
+        elif typing.get_origin(declared) is dict:
+            declared = typing.get_args(declared)[1]
+        else:
+            return None
+    return declared
 
 
 def expected_keys(

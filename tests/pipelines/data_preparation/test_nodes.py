@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from openmath_kedro.params import DataPreparationParams
 from openmath_kedro.pipelines.data_preparation import nodes
 from openmath_kedro.pipelines.data_preparation.nodes import PROBLEM_COLUMNS
 from openmath_kedro.pipelines.data_preparation.raw_formats import RawDataError
@@ -21,12 +22,12 @@ COUNTS = {
     "mawps": {"test": 2065},
     "tabmwp": {"test": 1000},
 }
-PARAMS = {"expected_counts": COUNTS, "allow_count_mismatch": False}
+PARAMS = DataPreparationParams(expected_counts=COUNTS)
 MATH_TRAIN = [f"math/train/hendrycks_math_{subject}_train.json" for subject in nodes.MATH_SUBJECTS]
 
 
-def params_expecting(benchmark: str, split: str, count: int, *, allow: bool = False) -> dict:
-    return {"expected_counts": {benchmark: {split: count}}, "allow_count_mismatch": allow}
+def params_expecting(benchmark: str, split: str, count: int, *, allow: bool = False) -> DataPreparationParams:
+    return DataPreparationParams(expected_counts={benchmark: {split: count}}, allow_count_mismatch=allow)
 
 
 def row(table: pd.DataFrame, problem_id: str) -> dict:
@@ -95,7 +96,7 @@ class TestMath:
             '{"problem": "q", "level": "Level 2", "type": "Algebra", "solution": "the answer is 4."}\n',
         )
         with pytest.raises(RawDataError, match=r"math/test\.jsonl, line 2, field 'solution': no \\boxed"):
-            nodes.prepare_math({"expected_counts": {"math": {"train": 0, "test": 2}}}, raw)
+            nodes.prepare_math(DataPreparationParams(expected_counts={"math": {"train": 0, "test": 2}}), raw)
 
 
 class TestMath500:

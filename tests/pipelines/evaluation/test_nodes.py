@@ -30,11 +30,15 @@ def params(**changes) -> dict:
     return block
 
 
+def settings_with(**changes) -> EvaluationParams:
+    """The block with ``changes``, as the nodes get it: validated into its model."""
+    return EvaluationParams.model_validate(params(**changes))
+
+
 # ------------------------------------------------------------------------------------------- settings
 def test_settings_are_a_generation_block_for_one_benchmark():
-    settings = GenerationParams.model_validate(
-        solution_settings(params(), model="base", run="greedy", benchmark="svamp")
-    )
+    settings = solution_settings(settings_with(), model="base", run="greedy", benchmark="svamp")
+    assert isinstance(settings, GenerationParams)  # the code_solutions nodes' input, no dump in between
     assert list(settings.benchmarks) == ["svamp"]
     assert settings.benchmarks["svamp"].prompt == BASE_PARAMS["models"]["base"]["prompt"]
     assert settings.benchmarks["svamp"].examples == "gsm8k"  # code_fewshot shows examples
@@ -43,39 +47,39 @@ def test_settings_are_a_generation_block_for_one_benchmark():
 
 
 def test_zero_shot_models_get_no_examples_and_sampled_runs_their_own_limit():
-    settings = solution_settings(params(), model="finetuned", run="sampled", benchmark="math")
-    assert settings["benchmarks"]["math"]["examples"] is None
-    assert settings["num_samples"] == BASE_PARAMS["runs"]["sampled"]["num_samples"]
+    settings = solution_settings(settings_with(), model="finetuned", run="sampled", benchmark="math")
+    assert settings.benchmarks["math"].examples is None
+    assert settings.num_samples == BASE_PARAMS["runs"]["sampled"]["num_samples"]
     # the smaller of the benchmark's and the run's limits
     expected = min(
         BASE_PARAMS["benchmarks"]["math"]["max_problems"], BASE_PARAMS["runs"]["sampled"]["max_problems"]
     )
-    assert settings["benchmarks"]["math"]["max_problems"] == expected
+    assert settings.benchmarks["math"].max_problems == expected
 
 
 def test_a_disabled_run_selects_no_problem():
     settings = solution_settings(
-        params(runs__sampled__enabled=False), model="base", run="sampled", benchmark="gsm8k"
+        settings_with(runs__sampled__enabled=False), model="base", run="sampled", benchmark="gsm8k"
     )
-    assert settings["benchmarks"]["gsm8k"]["max_problems"] == 0
+    assert settings.benchmarks["gsm8k"].max_problems == 0
 
 
 def test_model_engine_settings_override_or_replace_the_shared_ones():
-    same_kind = params(models__base__engine={"max_model_len": 2048})
-    engine = solution_settings(same_kind, model="base", run="greedy", benchmark="gsm8k")["engine"]
+    same_kind = settings_with(models__base__engine={"max_model_len": 2048})
+    engine = solution_settings(same_kind, model="base", run="greedy", benchmark="gsm8k").engine
     assert engine["max_model_len"] == 2048 and engine["kind"] == "vllm" and "dtype" in engine
     endpoint = {"kind": "openai", "base_urls": ["http://127.0.0.1:8000/v1"], "model": "openmath"}
-    other_kind = params(models__base__engine=endpoint)
-    engine = solution_settings(other_kind, model="base", run="greedy", benchmark="gsm8k")["engine"]
+    other_kind = settings_with(models__base__engine=endpoint)
+    engine = solution_settings(other_kind, model="base", run="greedy", benchmark="gsm8k").engine
     assert engine == endpoint  # vLLM's dtype and context length mean nothing to a server
     # the shape of parameters files: per-kind blocks, the model's over evaluation.engine's, key by key
-    nested = params(
+    nested = settings_with(
         engine__openai={"base_urls": ["http://127.0.0.1:8000/v1"], "max_concurrency": 4},
         models__base__engine={"kind": "openai", "openai": {"model": "openmath"}},
     )
-    engine = solution_settings(nested, model="base", run="greedy", benchmark="gsm8k")["engine"]
+    engine = solution_settings(nested, model="base", run="greedy", benchmark="gsm8k").engine
     assert engine == endpoint | {"max_concurrency": 4}
-    engine = solution_settings(nested, model="finetuned", run="greedy", benchmark="gsm8k")["engine"]
+    engine = solution_settings(nested, model="finetuned", run="greedy", benchmark="gsm8k").engine
     assert engine == {"kind": "vllm", **BASE_PARAMS["engine"]["vllm"]}
 
 
@@ -84,14 +88,14 @@ def test_a_model_path_is_served_instead_of_the_slot_checkpoint(tmp_path: Path):
     checkpoint.mkdir()
     (checkpoint / "config.json").write_text("{}")
     settings = solution_settings(
-        params(models__base__path=str(checkpoint)), model="base", run="greedy", benchmark="gsm8k"
+        settings_with(models__base__path=str(checkpoint)), model="base", run="greedy", benchmark="gsm8k"
     )
-    assert settings["engine"]["model"] == str(checkpoint.resolve())
+    assert settings.engine["model"] == str(checkpoint.resolve())
     with pytest.raises(
         ValueError, match=r"evaluation.models.base.path: .*missing is not a Hugging Face checkpoint"
     ):
         solution_settings(
-            params(models__base__path=str(tmp_path / "missing")),
+            settings_with(models__base__path=str(tmp_path / "missing")),
             model="base",
             run="greedy",
             benchmark="gsm8k",
@@ -169,7 +173,7 @@ def test_summary_combines_the_greedy_and_the_sampled_run():
         ]
     )  # fmt: skip
     record, per_problem, votes = summarize_benchmark(
-        greedy, sampled, PROBLEMS, params(majority_ks=[1, 4]), model="base", benchmark="math"
+        greedy, sampled, PROBLEMS, settings_with(majority_ks=[1, 4]), model="base", benchmark="math"
     )
     assert record["greedy"] == pytest.approx(1 / 3)
     assert record["greedy_low"] < 1 / 3 < record["greedy_high"]
@@ -195,7 +199,7 @@ def test_a_disabled_sampled_run_gives_greedy_metrics_only():
     greedy = graded([("math/test/0", 0, "1/2", True)])
     empty = graded([])
     record, per_problem, votes = summarize_benchmark(
-        greedy, empty, PROBLEMS, params(), model="finetuned", benchmark="math"
+        greedy, empty, PROBLEMS, settings_with(), model="finetuned", benchmark="math"
     )
     assert record["greedy"] == 1.0 and not any(key.startswith("maj@") for key in record)
     assert len(per_problem) == 1 and votes.empty

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from openmath_kedro.params import FilteringParams
 from openmath_kedro.pipelines.filtering.nodes import collect_evaluation_problems, find_contaminated_problems
 
 from .graded_tables import problems
@@ -45,7 +46,7 @@ def test_planted_test_problems_are_caught():
         "Here is a warm-up. " + TRAINING[4],  # the training problem inside a longer one
     ]
     tests = evaluation(("gsm8k", UNRELATED), ("svamp", planted[:2]), ("asdiv", planted[2:]))
-    found = find_contaminated_problems(problems(5, "gsm8k", texts=TRAINING), tests, {})
+    found = find_contaminated_problems(problems(5, "gsm8k", texts=TRAINING), tests, FilteringParams())
     assert found.select("problem_id", "test_id", "match").rows() == [
         ("gsm8k/train/0", "svamp/test/0", "exact"),
         ("gsm8k/train/1", "svamp/test/1", "exact"),
@@ -58,7 +59,7 @@ def test_planted_test_problems_are_caught():
 
 def test_short_problems_match_only_exactly():
     tests = evaluation(("math", ["What is $\\dbinom{8}{4}$?", "What is $\\dbinom{8}{5}$?"]))
-    found = find_contaminated_problems(problems(5, "math", texts=TRAINING), tests, {})
+    found = find_contaminated_problems(problems(5, "math", texts=TRAINING), tests, FilteringParams())
     assert found.select("problem_id", "test_id", "match").rows() == [("math/train/2", "math/test/0", "exact")]
 
 
@@ -68,13 +69,15 @@ def test_threshold_and_ngram_size_come_from_parameters():
     )
     tests = evaluation(("gsm8k", [half]))
     training = problems(5, "gsm8k", texts=TRAINING)
-    assert find_contaminated_problems(training, tests, {}).height == 1
-    strict = {"decontamination": {"threshold": 0.9}}
+    assert find_contaminated_problems(training, tests, FilteringParams()).height == 1
+    strict = FilteringParams(decontamination={"threshold": 0.9})
     assert find_contaminated_problems(training, tests, strict).is_empty()
-    disabled = {"decontamination": {"enabled": False}}
+    disabled = FilteringParams(decontamination={"enabled": False})
     assert find_contaminated_problems(training, evaluation(("gsm8k", TRAINING)), disabled).is_empty()
 
 
 def test_unrelated_problems_are_not_flagged():
     tests = evaluation(("gsm8k", UNRELATED), ("mawps", ["How many pages does he write?"]))
-    assert find_contaminated_problems(problems(5, "gsm8k", texts=TRAINING), tests, {}).is_empty()
+    assert find_contaminated_problems(
+        problems(5, "gsm8k", texts=TRAINING), tests, FilteringParams()
+    ).is_empty()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from openmath_kedro.params import FilteringParams
 from openmath_kedro.pipelines.filtering.decontamination import CONTAMINATION_SCHEMA
 from openmath_kedro.pipelines.filtering.nodes import filter_solutions
 
@@ -14,7 +15,9 @@ NO_CONTAMINATION = pl.DataFrame(schema=CONTAMINATION_SCHEMA)
 
 
 def run(table, params, contaminated=NO_CONTAMINATION, count=3):
-    kept, removed = filter_solutions(table, problems(count), contaminated, params)
+    kept, removed = filter_solutions(
+        table, problems(count), contaminated, FilteringParams.model_validate(params)
+    )
     return kept, removed
 
 

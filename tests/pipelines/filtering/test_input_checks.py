@@ -6,7 +6,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from openmath_kedro.params import ParameterError, validate_parameters
+from openmath_kedro.params import FilteringParams, ParameterError, validate_parameters
 from openmath_kedro.pipelines.filtering.decontamination import CONTAMINATION_SCHEMA
 from openmath_kedro.pipelines.filtering.nodes import filter_solutions
 from openmath_kedro.pipelines.filtering.tables import SchemaError
@@ -17,7 +17,7 @@ NO_CONTAMINATION = pl.DataFrame(schema=CONTAMINATION_SCHEMA)
 
 
 def run(table):
-    return filter_solutions(table, problems(2), NO_CONTAMINATION, {})
+    return filter_solutions(table, problems(2), NO_CONTAMINATION, FilteringParams())
 
 
 def test_missing_column_is_named():
@@ -79,7 +79,12 @@ def test_duplicate_keys_are_an_error():
 
 def test_problems_table_is_checked():
     with pytest.raises(SchemaError, match=r"training problems: column 'problem' is missing"):
-        filter_solutions(graded((0, "\\boxed{4}")), problems(2).drop(columns="problem"), NO_CONTAMINATION, {})
+        filter_solutions(
+            graded((0, "\\boxed{4}")),
+            problems(2).drop(columns="problem"),
+            NO_CONTAMINATION,
+            FilteringParams(),
+        )
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from openmath_kedro.params import FilteringParams
 from openmath_kedro.pipelines.filtering.nodes import EmptySFTSetError
 from openmath_kedro.pipelines.filtering.pipeline import EVALUATION_SETS, create_pipeline
 from openmath_kedro.prompts import load_prompt
@@ -50,7 +51,7 @@ def catalog_with_inputs(gsm8k: pd.DataFrame, math: pd.DataFrame, params: dict) -
         "grading.math.graded_generations": math,
         "data_preparation.gsm8k.train_problems": problems(3, "gsm8k"),
         "data_preparation.math.train_problems": math_problems,
-        "params:filtering": params,
+        "params:filtering": FilteringParams.model_validate(params),  # as Kedro hands it to the nodes
     }
     for name in EVALUATION_SETS:
         texts = [
@@ -143,7 +144,7 @@ def test_coverage_per_benchmark_subject_and_level(outputs):
 
 def test_selection_reruns_alone_on_the_filtered_solutions(outputs):
     """The select node onwards, with another target size, reads what the filter node left."""
-    outputs["params:filtering"] = MemoryDataset({"selection": {"target_size": {"gsm8k": 1}}})
+    outputs["params:filtering"] = MemoryDataset(FilteringParams(selection={"target_size": {"gsm8k": 1}}))
     tail = create_pipeline().from_nodes("filtering.gsm8k.select", "filtering.math.select")
     run(outputs, tail)
     sft = outputs.load("filtering.sft.training_examples")
@@ -196,4 +197,4 @@ def test_build_refuses_an_empty_set():
 
     empty = pl.DataFrame(schema={"problem_id": pl.String, "problem": pl.String, "solution": pl.String})
     with pytest.raises(EmptySFTSetError, match="the SFT set would be empty"):
-        build_sft_set({}, empty, empty)
+        build_sft_set(FilteringParams(), empty, empty)

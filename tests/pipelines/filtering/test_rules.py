@@ -61,7 +61,9 @@ def test_the_defaults_switch_on_every_step_but_the_length_limits_and_downsamplin
 
 def test_the_funnel_has_a_row_per_step_of_the_table_in_its_order():
     funnel, _ = summarize_benchmark(
-        problems(2), *select_solutions(_no_rows(), empty_removed(), problems(2), {}), {}
+        problems(2),
+        *select_solutions(_no_rows(), empty_removed(), problems(2), FilteringParams()),
+        FilteringParams(),
     )
     assert funnel["step"].to_list() == ["graded", *(rule.name for rule in RULES if isinstance(rule, Rule))]
 

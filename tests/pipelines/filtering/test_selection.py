@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from openmath_kedro.params import FilteringParams
 from openmath_kedro.pipelines.filtering.nodes import select_solutions
 from openmath_kedro.pipelines.filtering.tables import empty_removed
 
@@ -28,7 +29,7 @@ def filtered(*rows: tuple[int, int, bool]) -> pl.DataFrame:
 
 
 def select(table: pl.DataFrame, *, count: int, **selection) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return select_solutions(table, empty_removed(), problems(count), {"selection": selection})
+    return select_solutions(table, empty_removed(), problems(count), FilteringParams(selection=selection))
 
 
 def test_code_preference():

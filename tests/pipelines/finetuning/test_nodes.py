@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from openmath_kedro.datasets import ModelDirectory
+from openmath_kedro.params import FinetuningParams
 from openmath_kedro.pipelines.finetuning.nodes import plan_training
 from openmath_kedro.pipelines.finetuning.training import average_weights
 
@@ -24,6 +25,11 @@ def sft_set(rows: int = 3, **columns) -> pl.DataFrame:
     return pl.DataFrame(base | columns)
 
 
+def settings(**fields: object) -> FinetuningParams:
+    """The finetuning block as the nodes get it: validated into its model."""
+    return FinetuningParams.model_validate(fields)
+
+
 @pytest.fixture(scope="module")
 def student(embedded_checkpoint_dir: Path) -> ModelDirectory:
     return ModelDirectory(path=embedded_checkpoint_dir)
@@ -31,7 +37,7 @@ def student(embedded_checkpoint_dir: Path) -> ModelDirectory:
 
 def test_a_missing_column_is_named(student):
     with pytest.raises(ValueError, match=r"SFT set: column 'completion' missing \(has prompt, problem_id\)"):
-        plan_training(sft_set().drop("completion"), student, {})
+        plan_training(sft_set().drop("completion"), student, settings())
 
 
 def test_an_empty_field_names_the_row_and_problem(student):
@@ -39,21 +45,21 @@ def test_an_empty_field_names_the_row_and_problem(student):
     with pytest.raises(
         ValueError, match=r"1 rows have an empty 'completion', e.g. row 2 \(problem gsm8k/train/1\)"
     ):
-        plan_training(table, student, {})
+        plan_training(table, student, settings())
 
 
 def test_no_rows_is_an_error(student):
     with pytest.raises(ValueError, match="no rows to train on"):
-        plan_training(sft_set(0), student, {})
+        plan_training(sft_set(0), student, settings())
 
 
 def test_a_sequence_length_above_the_students_limit(student):
     with pytest.raises(ValueError, match=r"max_length 100000 is above the student's limit of 8192 positions"):
-        plan_training(sft_set(), student, {"max_length": 100000})
+        plan_training(sft_set(), student, settings(max_length=100000))
 
 
 def test_an_unknown_lora_target(student):
-    params = {"method": "lora", "lora": {"target_modules": ["q_proj", "query_key_value"]}}
+    params = settings(method="lora", lora={"target_modules": ["q_proj", "query_key_value"]})
     with pytest.raises(
         ValueError, match=r"target_modules: \['query_key_value'\] not in the student \(llama\)"
     ):
@@ -62,24 +68,24 @@ def test_an_unknown_lora_target(student):
 
 def test_a_missing_student(tmp_path):
     with pytest.raises(ValueError, match="no checkpoint there"):
-        plan_training(sft_set(), ModelDirectory(path=tmp_path / "nothing"), {})
+        plan_training(sft_set(), ModelDirectory(path=tmp_path / "nothing"), settings())
 
 
 def test_unknown_settings_are_rejected(student):
     with pytest.raises(ValueError, match="learning_rat"):
-        plan_training(sft_set(), student, {"learning_rat": 1e-5})
+        settings(learning_rat=1e-5)  # when the run starts, before the node
 
 
 def test_the_run_key_follows_data_student_and_settings_but_not_logging(student):
-    key = plan_training(sft_set(), student, {}).run_key
-    assert plan_training(sft_set(), student, {"logging_steps": 5, "average_last": 2}).run_key == key
-    assert plan_training(sft_set(), student, {"learning_rate": 1e-4}).run_key != key
-    assert plan_training(sft_set(4), student, {}).run_key != key
+    key = plan_training(sft_set(), student, settings()).run_key
+    assert plan_training(sft_set(), student, settings(logging_steps=5, average_last=2)).run_key == key
+    assert plan_training(sft_set(), student, settings(learning_rate=1e-4)).run_key != key
+    assert plan_training(sft_set(4), student, settings()).run_key != key
 
 
 def test_steps_and_checkpoint_spacing(student):
     plan = plan_training(
-        sft_set(10), student, {"per_device_batch_size": 2, "num_epochs": 2, "checkpoints_per_epoch": 2}
+        sft_set(10), student, settings(per_device_batch_size=2, num_epochs=2, checkpoints_per_epoch=2)
     )
     assert (plan.steps_per_epoch, plan.total_steps, plan.save_steps) == (5, 10, 2)
 

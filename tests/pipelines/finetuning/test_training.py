@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from openmath_kedro.datasets import ModelDirectory, ModelDirectoryDataset, TrainingCheckpointsDataset
 from openmath_kedro.datasets.model_directory import PROVENANCE_FILE
+from openmath_kedro.params import FinetuningParams
 from openmath_kedro.pipelines.finetuning.nodes import (
     average_checkpoints,
     plan_training,
@@ -34,15 +35,17 @@ SFT_SET = pl.DataFrame(
     }
 )
 # one example per step, a checkpoint per epoch (8 steps): checkpoints at steps 8 and 16
-PARAMS = {
-    "per_device_batch_size": 1,
-    "learning_rate": 1e-4,
-    "lr_scheduler": "constant",
-    "num_epochs": 2,
-    "max_steps": None,
-    "checkpoints_per_epoch": 1,
-    "max_length": 256,
-}
+PARAMS = FinetuningParams.model_validate(
+    {
+        "per_device_batch_size": 1,
+        "learning_rate": 1e-4,
+        "lr_scheduler": "constant",
+        "num_epochs": 2,
+        "max_steps": None,
+        "checkpoints_per_epoch": 1,
+        "max_length": 256,
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,7 @@ def student(embedded_checkpoint_dir: Path) -> ModelDirectory:
     return ModelDirectory(path=embedded_checkpoint_dir)
 
 
-def run_train_node(folder: Path, student: ModelDirectory, params: dict) -> dict:
+def run_train_node(folder: Path, student: ModelDirectory, params: FinetuningParams) -> dict:
     checkpoints = TrainingCheckpointsDataset(path=str(folder))
     trained, run = train_student(SFT_SET, student, checkpoints.load(), params)
     checkpoints.save(trained)
@@ -103,7 +106,7 @@ def test_a_complete_run_trains_nothing(trained, student):
 
 
 def test_averaging_gives_the_elementwise_mean(trained, student, tmp_path):
-    averaged = average_checkpoints(trained["checkpoints"], trained["run"], student, {})
+    averaged = average_checkpoints(trained["checkpoints"], trained["run"], student, FinetuningParams())
     ModelDirectoryDataset(path=str(tmp_path / "averaged")).save(averaged)
     weights = [load_file(c.path / "model.safetensors") for c in trained["checkpoints"].values()]
     mean = load_file(tmp_path / "averaged" / "model.safetensors")
@@ -149,7 +152,10 @@ def test_resume_continues_from_the_saved_step(student, tmp_path, monkeypatch):
 
 
 def test_lora_adapters_are_merged_into_a_standalone_model(student, tmp_path):
-    params = PARAMS | {"method": "lora", "max_steps": 2, "checkpoints_per_epoch": 8, "learning_rate": 1e-3}
+    params = FinetuningParams.model_validate(
+        PARAMS.model_dump()
+        | {"method": "lora", "max_steps": 2, "checkpoints_per_epoch": 8, "learning_rate": 1e-3}
+    )
     folder = tmp_path / "checkpoints"
     run = run_train_node(folder, student, params)
     checkpoints = TrainingCheckpointsDataset(path=str(folder)).load()
@@ -168,7 +174,7 @@ def test_the_averaged_checkpoint_generates_in_vllm(trained, student, tmp_path):
 
     folder = tmp_path / "finetuned_student"
     ModelDirectoryDataset(path=str(folder)).save(
-        average_checkpoints(trained["checkpoints"], trained["run"], student, {})
+        average_checkpoints(trained["checkpoints"], trained["run"], student, FinetuningParams())
     )
     engine = create_engine(kind="vllm", model=str(folder), dtype="float32", max_model_len=1024)
     try:

@@ -7,6 +7,7 @@ import pytest
 
 from openmath_kedro.answers import GRADER_VERSION
 from openmath_kedro.datasets import JSONLinesDataset
+from openmath_kedro.params import GradingParams
 from openmath_kedro.pipelines.grading.nodes import grade_generations
 
 PROBLEMS = pd.DataFrame(
@@ -34,7 +35,7 @@ def test_verdicts_and_columns():
         ("math/train/1", "I am not sure."),
         ("math/train/2", "$\\boxed{7}$"),
     )
-    graded = grade_generations(table, PROBLEMS, {"conventions": {}})
+    graded = grade_generations(table, PROBLEMS, GradingParams())
     assert graded["is_correct"].tolist() == [True, False, True, False, False, False]
     predicted = [p if isinstance(p, str) else None for p in graded["predicted_answer"]]  # pandas: None -> NaN
     assert predicted == ["0.5", "\\frac{1}{3}", "(1,3]", "[1,3]", None, None]
@@ -46,25 +47,29 @@ def test_verdicts_and_columns():
 
 def test_conventions_come_from_parameters():
     table = generations(("math/train/0", "no box, but the answer is 1/2"))
-    assert not grade_generations(table, PROBLEMS, {"conventions": {}})["is_correct"].iloc[0]
-    lenient = grade_generations(table, PROBLEMS, {"conventions": {"math": {"fallbacks": ["answer_is"]}}})
+    assert not grade_generations(table, PROBLEMS, GradingParams())["is_correct"].iloc[0]
+    lenient = grade_generations(
+        table, PROBLEMS, GradingParams(conventions={"math": {"fallbacks": ["answer_is"]}})
+    )
     assert lenient["is_correct"].iloc[0]
 
 
 def test_missing_column_is_named():
     with pytest.raises(ValueError, match="generations table: column 'generation' missing"):
-        grade_generations(pd.DataFrame({"problem_id": ["math/train/0"]}), PROBLEMS, {})
+        grade_generations(pd.DataFrame({"problem_id": ["math/train/0"]}), PROBLEMS, GradingParams())
 
 
 def test_unknown_problem_ids_are_an_error():
     with pytest.raises(ValueError, match="1 problem ids not in the problems table, e.g. math/test/9"):
-        grade_generations(generations(("math/test/9", "\\boxed{1}")), PROBLEMS, {})
+        grade_generations(generations(("math/test/9", "\\boxed{1}")), PROBLEMS, GradingParams())
 
 
 def test_unknown_convention_key():
     with pytest.raises(ValueError, match=r"unknown answer convention keys \['tolerance'\]"):
         grade_generations(
-            generations(("math/train/0", "\\boxed{1}")), PROBLEMS, {"conventions": {"math": {"tolerance": 1}}}
+            generations(("math/train/0", "\\boxed{1}")),
+            PROBLEMS,
+            GradingParams(conventions={"math": {"tolerance": 1}}),
         )
 
 
@@ -72,5 +77,5 @@ def test_a_benchmark_without_generations_grades_to_an_empty_table(tmp_path):
     # a disabled benchmark (max_problems 0) merges to no rows, and an empty JSON Lines file has no columns
     dataset = JSONLinesDataset(filepath=str(tmp_path / "generations.jsonl"))
     dataset.save(pd.DataFrame(columns=["problem_id", "generation", "seed"]))
-    graded = grade_generations(dataset.load(), PROBLEMS, {})
+    graded = grade_generations(dataset.load(), PROBLEMS, GradingParams())
     assert graded.empty and {"problem_id", "generation", "is_correct", "verdict"} <= set(graded.columns)

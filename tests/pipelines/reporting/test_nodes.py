@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from openmath_kedro.params import ReportingParams
 from openmath_kedro.pipelines.reporting.nodes import (
     accuracy_chart,
     compare_models,
@@ -12,7 +13,7 @@ from openmath_kedro.pipelines.reporting.nodes import (
     results_table,
 )
 
-PARAMS = {"compare": ["base", "finetuned"], "bootstrap_samples": 2000, "seed": 0}
+PARAMS = ReportingParams(compare=["base", "finetuned"], bootstrap_samples=2000, seed=0)
 
 
 def problem_results(

@@ -44,7 +44,9 @@ MATH_SUBJECTS = {
 }
 
 
-def prepare_gsm8k(train: RawFile, test: RawFile, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def prepare_gsm8k(
+    train: RawFile, test: RawFile, params: DataPreparationParams
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """GSM8K: the final answer follows ``####`` in the solution (thousands separators removed)."""
     return (
         problem_table(
@@ -57,7 +59,7 @@ def prepare_gsm8k(train: RawFile, test: RawFile, params: dict[str, Any]) -> tupl
 
 
 def prepare_math(
-    params: dict[str, Any], test: RawFile, *train_subject_files: RawFile
+    params: DataPreparationParams, test: RawFile, *train_subject_files: RawFile
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """MATH: the answer is the last ``\\boxed{}`` of the reference solution; level and subject in metadata.
 
@@ -74,7 +76,7 @@ def prepare_math(
     )
 
 
-def prepare_math500(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+def prepare_math500(test: RawFile, params: DataPreparationParams) -> pd.DataFrame:
     """MATH-500 (PRM800K test split): the file carries the answer; ``unique_id`` names the MATH test problem."""
 
     def fields(record: SourceRecord) -> dict[str, Any]:
@@ -94,7 +96,7 @@ def prepare_math500(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def prepare_svamp(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+def prepare_svamp(test: RawFile, params: DataPreparationParams) -> pd.DataFrame:
     """SVAMP: problem = Body + Question; the numeric ``Answer``."""
 
     def fields(record: SourceRecord) -> dict[str, Any]:
@@ -113,7 +115,7 @@ def prepare_svamp(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def prepare_gsm_hard(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+def prepare_gsm_hard(test: RawFile, params: DataPreparationParams) -> pd.DataFrame:
     """GSM-Hard: GSM8K test problems with large numbers; the ``target`` computed by the PAL program."""
 
     def fields(record: SourceRecord) -> dict[str, Any]:
@@ -128,7 +130,7 @@ def prepare_gsm_hard(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def prepare_asdiv(corpus: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+def prepare_asdiv(corpus: RawFile, params: DataPreparationParams) -> pd.DataFrame:
     """ASDiv: the 2215 problems with a single answer (see the pipeline README for why this set).
 
     Answers are written ``9 (apples)``; the unit in parentheses goes to metadata.
@@ -157,7 +159,7 @@ def prepare_asdiv(corpus: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def prepare_algebra222(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+def prepare_algebra222(test: RawFile, params: DataPreparationParams) -> pd.DataFrame:
     """ALGEBRA-222: a CSV of question and final answer, with the textbook section in metadata."""
 
     def fields(record: SourceRecord) -> dict[str, Any]:
@@ -174,7 +176,7 @@ def prepare_algebra222(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     return problem_table(records, benchmark="algebra222", split="test", params=params, fields=fields)
 
 
-def prepare_mawps(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+def prepare_mawps(test: RawFile, params: DataPreparationParams) -> pd.DataFrame:
     """MAWPS: the 2065-problem harness set (AddSub, MultiArith, SingleEq, SingleOp); sub-collection in metadata."""
 
     def fields(record: SourceRecord) -> dict[str, Any]:
@@ -187,7 +189,7 @@ def prepare_mawps(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
     return problem_table(read_json_lines(test), benchmark="mawps", split="test", params=params, fields=fields)
 
 
-def prepare_tabmwp(test: RawFile, params: dict[str, Any]) -> pd.DataFrame:
+def prepare_tabmwp(test: RawFile, params: DataPreparationParams) -> pd.DataFrame:
     """TabMWP test1k: the problem text includes the table (and the choices of multiple-choice questions)."""
 
     def fields(record: SourceRecord) -> dict[str, Any]:
@@ -219,7 +221,7 @@ def problem_table(
     *,
     benchmark: str,
     split: str,
-    params: dict[str, Any],
+    params: DataPreparationParams,
     fields: Callable[[SourceRecord], dict[str, Any] | None],
 ) -> pd.DataFrame:
     """The normalized table of one split: ``fields`` maps a source record to ``problem``,
@@ -323,14 +325,13 @@ def _join_sentences(body: str, question: str) -> str:
     return f"{body} {question.strip()}"
 
 
-def _check_count(count: int, *, benchmark: str, split: str, params: dict[str, Any]) -> None:
-    settings = DataPreparationParams.model_validate(params)
-    expected = settings.expected_counts.get(benchmark, {}).get(split)
+def _check_count(count: int, *, benchmark: str, split: str, params: DataPreparationParams) -> None:
+    expected = params.expected_counts.get(benchmark, {}).get(split)
     if expected is None:
         raise ValueError(f"data_preparation.expected_counts has no entry for {benchmark}.{split}")
     if count == expected:
         return
-    if not settings.allow_count_mismatch:
+    if not params.allow_count_mismatch:
         raise RawDataError(
             file=f"{benchmark}/{split}",
             problem=f"{count} problems, expected {expected} "

@@ -17,14 +17,15 @@ from openmath_kedro.prompts import load_prompt
 logger = logging.getLogger(__name__)
 
 
-def solution_settings(params: dict[str, Any], *, model: str, run: str, benchmark: str) -> dict[str, Any]:
+def solution_settings(
+    settings: EvaluationParams, *, model: str, run: str, benchmark: str
+) -> GenerationParams:
     """The generation-shaped settings of one (model, benchmark, run) for the code_solutions nodes.
 
     The model's engine block goes over ``evaluation.engine`` (``EvaluationParams.engine_for``: the selected
     kind's settings, merged key by key); a model ``path`` is served instead of the slot's catalog checkpoint.
     A disabled run selects no problems.
     """
-    settings = EvaluationParams.model_validate(params)
     entry, run_settings, selection = (
         settings.models[model],
         getattr(settings.runs, run),
@@ -40,7 +41,7 @@ def solution_settings(params: dict[str, Any], *, model: str, run: str, benchmark
         engine["model"] = str(Path(entry.path).resolve())
     takes_examples = bool(load_prompt(entry.prompt).example)
     limits = [n for n in (selection.max_problems, run_settings.max_problems) if n is not None]
-    generation = GenerationParams(
+    return GenerationParams(
         engine=engine,
         num_samples=run_settings.num_samples,
         seed=settings.seed,
@@ -61,14 +62,17 @@ def solution_settings(params: dict[str, Any], *, model: str, run: str, benchmark
             }
         },
     )
-    return generation.model_dump(mode="json")
 
 
 def grade_evaluation(
-    generations: pd.DataFrame, problems: pd.DataFrame, params: dict[str, Any], *, model: str, benchmark: str
+    generations: pd.DataFrame,
+    problems: pd.DataFrame,
+    settings: EvaluationParams,
+    *,
+    model: str,
+    benchmark: str,
 ) -> pd.DataFrame:
     """Grade with the benchmark's answer conventions (its preset, then ``evaluation.benchmarks.<b>.conventions``)."""
-    settings = EvaluationParams.model_validate(params)
     conventions = conventions_for(benchmark, settings.benchmarks[benchmark].conventions)
     return grade_solutions(generations, problems, conventions=conventions, label=f"{model} {benchmark}")
 
@@ -77,7 +81,7 @@ def summarize_benchmark(
     greedy: pd.DataFrame,
     sampled: pd.DataFrame,
     problems: pd.DataFrame,
-    params: dict[str, Any],
+    settings: EvaluationParams,
     *,
     model: str,
     benchmark: str,
@@ -88,7 +92,6 @@ def summarize_benchmark(
     sampled run, whose answers vote in clusters of equivalent answers (docs/metrics.md). MATH-like
     benchmarks add per-subject and per-level tables to the metrics.
     """
-    settings = EvaluationParams.model_validate(params)
     conventions = conventions_for(benchmark, settings.benchmarks[benchmark].conventions)
     record: dict[str, Any] = {
         "model": model,

@@ -7,7 +7,6 @@ pipelines may arrive as pandas and are checked and converted first.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -45,19 +44,22 @@ def collect_evaluation_problems(*test_problems: pd.DataFrame | pl.DataFrame) -> 
 
 
 def find_contaminated_problems(
-    train_problems: pd.DataFrame | pl.DataFrame, evaluation_problems: pl.DataFrame, params: dict[str, Any]
+    train_problems: pd.DataFrame | pl.DataFrame, evaluation_problems: pl.DataFrame, settings: FilteringParams
 ) -> pl.DataFrame:
     """Training problems that overlap an evaluation problem, one row per (training, evaluation) pair.
 
     A pair matches when the normalized texts are equal, or when they share at least ``threshold`` of the
     shorter problem's word ``ngram_size``-grams. Empty when decontamination is switched off.
     """
-    settings = FilteringParams.model_validate(params).decontamination
     problems = problem_frame(train_problems, what="training problems")
-    if not settings.enabled:
+    decontamination = settings.decontamination
+    if not decontamination.enabled:
         return pl.DataFrame(schema=CONTAMINATION_SCHEMA)
     overlaps = find_overlaps(
-        problems, evaluation_problems, ngram_size=settings.ngram_size, threshold=settings.threshold
+        problems,
+        evaluation_problems,
+        ngram_size=decontamination.ngram_size,
+        threshold=decontamination.threshold,
     )
     logger.info(
         "decontamination %s: %d of %d training problems overlap an evaluation problem",
@@ -72,7 +74,7 @@ def filter_solutions(
     graded_generations: pd.DataFrame | pl.DataFrame,
     train_problems: pd.DataFrame | pl.DataFrame,
     contaminated_problems: pl.DataFrame,
-    params: dict[str, Any],
+    settings: FilteringParams,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(solutions that pass every switched-on rule, removed rows with step and reason).
 
@@ -80,7 +82,6 @@ def filter_solutions(
     (the trim after the answer line), well-formed code, no failed code block, length limits, decontamination,
     no identical solution of the same problem with a lower sample index, none identical up to layout.
     """
-    settings = FilteringParams.model_validate(params)
     problems = problem_frame(train_problems, what="training problems")
     benchmark = benchmark_of(problems)
     graded = graded_solutions(graded_generations, benchmark=benchmark).rename({"generation": "solution"})
@@ -110,7 +111,7 @@ def select_solutions(
     filtered_solutions: pl.DataFrame,
     removed_by_filters: pl.DataFrame,
     train_problems: pd.DataFrame | pl.DataFrame,
-    params: dict[str, Any],
+    settings: FilteringParams,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(selected solutions with their problem text, every removed row of the benchmark).
 
@@ -118,7 +119,6 @@ def select_solutions(
     then downsampling to ``selection.target_size[benchmark]`` (``fair`` round robin over problems or
     ``naive`` uniform), seeded.
     """
-    settings = FilteringParams.model_validate(params)
     problems = problem_frame(train_problems, what="training problems")
     benchmark = benchmark_of(problems)
     frame, removed = apply_rules(
@@ -145,14 +145,13 @@ def summarize_benchmark(
     train_problems: pd.DataFrame | pl.DataFrame,
     selected_solutions: pl.DataFrame,
     removed_solutions: pl.DataFrame,
-    params: dict[str, Any],
+    settings: FilteringParams,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(funnel: rows and problems after each step, coverage: share of training problems kept).
 
     A benchmark that keeps no solution is a warning that shows its funnel (the other benchmark may still
     give data); an empty SFT set as a whole is the error (``build_sft_set``).
     """
-    settings = FilteringParams.model_validate(params)
     problems = problem_frame(train_problems, what="training problems")
     benchmark = benchmark_of(problems)
     funnel = funnel_table(
@@ -182,7 +181,7 @@ def combine_coverage(*coverages: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(coverages)
 
 
-def build_sft_set(params: dict[str, Any], *selected_solutions: pl.DataFrame) -> pl.DataFrame:
+def build_sft_set(settings: FilteringParams, *selected_solutions: pl.DataFrame) -> pl.DataFrame:
     """The SFT set in TRL's prompt/completion form.
 
     ``prompt`` is the plain render of ``filtering.prompt`` (by default ``zero_shot``, what the finetuned
@@ -190,7 +189,6 @@ def build_sft_set(params: dict[str, Any], *selected_solutions: pl.DataFrame) -> 
     name and content hash. An empty set is an error (each benchmark's ``summarize`` has logged its funnel
     just before), unless ``allow_empty_result``.
     """
-    settings = FilteringParams.model_validate(params)
     solutions = pl.concat(selected_solutions)
     if solutions.is_empty() and not settings.allow_empty_result:
         raise EmptySFTSetError(

@@ -23,10 +23,9 @@ REQUIRED_COLUMNS = ("prompt", "completion")
 
 
 def plan_training(
-    training_examples: pl.DataFrame | pd.DataFrame, student: ModelDirectory, params: dict[str, Any]
+    training_examples: pl.DataFrame | pd.DataFrame, student: ModelDirectory, settings: FinetuningParams
 ) -> TrainingPlan:
     """Check the SFT set, the student and the settings before any step runs; name the run by their hash."""
-    settings = FinetuningParams.model_validate(params)
     table = (
         training_examples
         if isinstance(training_examples, pl.DataFrame)
@@ -61,14 +60,14 @@ def train_student(
     training_examples: pl.DataFrame,
     student: ModelDirectory,
     completed_checkpoints: TrainingRuns,
-    params: dict[str, Any],
+    settings: FinetuningParams,
 ) -> tuple[TrainingRuns, dict[str, Any]]:
     """Train the student on the SFT set; the checkpoints it saved and the run's description.
 
     The Trainer writes each checkpoint into the checkpoints folder as it reaches it, so a run whose last step is
     already saved is not trained again and an interrupted one resumes from its last checkpoint.
     """
-    plan = plan_training(training_examples, student, params)
+    plan = plan_training(training_examples, student, settings)
     steps = [c.step for c in completed_checkpoints.of_run(plan.run_key)]
     run = {"run_key": plan.run_key, "total_steps": plan.total_steps, "save_steps": plan.save_steps,
            "examples": len(plan.examples), "method": plan.settings.method}  # fmt: skip
@@ -112,10 +111,9 @@ def average_checkpoints(
     checkpoints: TrainingRuns,
     run: dict[str, Any],
     student: ModelDirectory,
-    params: dict[str, Any],
+    settings: FinetuningParams,
 ) -> LoadedModel:
     """Uniform average of the run's saved checkpoints (the last ``average_last``), LoRA adapters merged first."""
-    settings = FinetuningParams.model_validate(params)
     chosen = _run_checkpoints(checkpoints, run)
     if settings.average_last is not None:
         chosen = chosen[-settings.average_last :]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from openmath_kedro.answers import conventions_for
@@ -12,10 +10,9 @@ from openmath_kedro.params import GradingParams
 
 
 def grade_generations(
-    generations: pd.DataFrame, problems: pd.DataFrame, params: dict[str, Any]
+    generations: pd.DataFrame, problems: pd.DataFrame, settings: GradingParams
 ) -> pd.DataFrame:
     """Grade with the ``answers`` defaults for the benchmark and ``grading.conventions`` on top."""
-    settings = GradingParams.model_validate(params)
     benchmarks = problems["benchmark"].unique().tolist()
     if len(benchmarks) != 1:
         raise ValueError(f"expected the problems of one benchmark, got {benchmarks}")

@@ -21,12 +21,11 @@ TABLE_COLUMNS = ["model", "label", "benchmark", "metric", "k", "value", "low", "
 ALL_BENCHMARKS = "all"  # the pooled row of the paired comparison: every problem of every benchmark
 
 
-def compare_models(params: dict[str, Any], *problem_results: pd.DataFrame) -> pd.DataFrame:
+def compare_models(settings: ReportingParams, *problem_results: pd.DataFrame) -> pd.DataFrame:
     """Candidate minus reference on the same problems, per benchmark and pooled: greedy and the largest maj@k.
 
     Each difference has a paired-bootstrap 95% interval and an exact McNemar p-value (docs/metrics.md).
     """
-    settings = ReportingParams.model_validate(params)
     reference, candidate = settings.compare
     evaluated = [table for table in problem_results if not table.empty]
     if not evaluated:

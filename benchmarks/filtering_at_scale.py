@@ -267,6 +267,7 @@ def run_polars(data: Path, output: Path) -> dict:
 
     from openmath_kedro.benchmark_sets import EVALUATION_SETS, TRAINING_SETS
     from openmath_kedro.datasets.polars_table import PolarsTableDataset
+    from openmath_kedro.params import FilteringParams
     from openmath_kedro.pipelines.filtering.pipeline import create_pipeline
 
     config = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_filtering.yml").read_text())
@@ -285,7 +286,7 @@ def run_polars(data: Path, output: Path) -> dict:
         catalog[f"data_preparation.{name}.test_problems"] = PolarsTableDataset(
             filepath=str(data / f"test_problems_{name}.parquet")
         )
-    catalog["params:filtering"] = MemoryDataset(filtering_params())
+    catalog["params:filtering"] = MemoryDataset(FilteringParams.model_validate(filtering_params()))
     SequentialRunner().run(create_pipeline(), catalog)
     funnel = pl.read_parquet(output / "data/08_reporting/filtering/funnel.parquet")
     kept = pl.read_ndjson(output / "data/07_model_output/filtering/sft_training_examples.jsonl").select(

@@ -60,12 +60,16 @@ def run_pipeline_node(student: str, rows: list[dict], folder: str, queue) -> Non
     import polars as pl
 
     from openmath_kedro.datasets import ModelDirectory, TrainingCheckpointsDataset
+    from openmath_kedro.params import FinetuningParams
     from openmath_kedro.pipelines.finetuning.nodes import train_student
 
     started = time.perf_counter()
     checkpoints = TrainingCheckpointsDataset(path=folder)
     trained, run = train_student(
-        pl.DataFrame(rows), ModelDirectory(path=Path(student)), checkpoints.load(), SETTINGS
+        pl.DataFrame(rows),
+        ModelDirectory(path=Path(student)),
+        checkpoints.load(),
+        FinetuningParams.model_validate(SETTINGS),
     )
     checkpoints.save(trained)
     seconds = time.perf_counter() - started

@@ -32,6 +32,7 @@ import yaml
 from openmath_kedro.code_solutions.nodes import MASKED_COLUMNS, generate_solutions
 from openmath_kedro.datasets import GenerationChunksDataset, JSONLinesDataset, ModelDirectory
 from openmath_kedro.engines.vllm_engine import cpu_dtype
+from openmath_kedro.params import GenerationParams
 from openmath_kedro.pipelines.evaluation.nodes import solution_settings
 from openmath_kedro.prompts import load_prompt
 from openmath_kedro.runs.resources import close_shared_resources, shared_engine, shared_sandbox
@@ -64,7 +65,13 @@ def pipeline_node(*, problems: pd.DataFrame, checkpoint: ModelDirectory, params:
         max_output_chars=interpreter.get("max_output_chars", 1000),
     )
     started = time.perf_counter()
-    chunks = generate_solutions(problems, pd.DataFrame(columns=MASKED_COLUMNS), checkpoint, {}, params)
+    chunks = generate_solutions(
+        problems,
+        pd.DataFrame(columns=MASKED_COLUMNS),
+        checkpoint,
+        {},
+        GenerationParams.model_validate(params),
+    )
     GenerationChunksDataset(path=str(folder)).save(chunks)
     seconds = time.perf_counter() - started
     table = pd.concat([load() for load in GenerationChunksDataset(path=str(folder)).load().values()])

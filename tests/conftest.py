@@ -107,13 +107,16 @@ def kedro_session(root: Path, *, runtime_params: dict | None = None, **run_argum
 def embedded_checkpoint_dir(tmp_path_factory) -> Path:
     """The embedded model converted once per test session (what model_setup makes), for engine tests."""
     from openmath_kedro.datasets import ModelDirectoryDataset, ModelSourceDataset
+    from openmath_kedro.params import ModelSetupParams
     from openmath_kedro.pipelines.model_setup.nodes import build_plain_checkpoint
 
     target = tmp_path_factory.mktemp("embedded") / "student"
     source = ModelSourceDataset(
         reference="embedded", search_dirs=[str(PROJECT_ROOT / ".venv" / "embedded-model")]
     )
-    ModelDirectoryDataset(path=str(target)).save(build_plain_checkpoint(source.load(), {"dtype": "bfloat16"}))
+    ModelDirectoryDataset(path=str(target)).save(
+        build_plain_checkpoint(source.load(), ModelSetupParams(dtype="bfloat16"))
+    )
     return target
 
 

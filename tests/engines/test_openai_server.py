@@ -144,6 +144,7 @@ def test_generation_node_through_the_server_with_credentials(server: tuple[str, 
 
     from openmath_kedro.code_solutions.nodes import MASKED_COLUMNS, generate_solutions
     from openmath_kedro.datasets import ModelDirectory
+    from openmath_kedro.params import GenerationParams
     from openmath_kedro.runs import resources as resources
 
     base_url, model = server
@@ -165,7 +166,11 @@ def test_generation_node_through_the_server_with_credentials(server: tuple[str, 
     resources.use_credentials({"local_server": {"api_key": API_KEY}})
     try:
         jobs = generate_solutions(
-            problems, pd.DataFrame(columns=MASKED_COLUMNS), ModelDirectory(path=Path(model)), {}, params
+            problems,
+            pd.DataFrame(columns=MASKED_COLUMNS),
+            ModelDirectory(path=Path(model)),
+            {},
+            GenerationParams.model_validate(params),
         )
         table = pd.concat([job() for job in jobs.values()])
     finally:

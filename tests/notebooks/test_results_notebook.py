@@ -198,6 +198,7 @@ def project_catalog(root: Path):
 def partial_project(tmp_path_factory) -> Path:
     """A project copy with fabricated evaluation outputs (base on gsm8k and math, finetuned on gsm8k), made by
     the project's own grading and metrics nodes (so they have the real schema), saved through its catalog."""
+    from openmath_kedro.params import EvaluationParams
     from openmath_kedro.pipelines.evaluation.nodes import grade_evaluation, summarize_benchmark
 
     root = make_project_copy(
@@ -205,7 +206,7 @@ def partial_project(tmp_path_factory) -> Path:
         local_globals="raw_data_mirrors: []\n",  # nothing is downloaded: the problems are saved below
     )
     with project_catalog(root) as (catalog, parameters):
-        params = parameters["evaluation"]
+        params = EvaluationParams.model_validate(parameters["evaluation"])
         for (model, benchmark), (greedy_answers, sampled_answers) in ANSWERS.items():
             problems = _problems(benchmark)
             catalog.save(f"data_preparation.{benchmark}.test_problems", problems)
@@ -266,6 +267,7 @@ def test_notebook_runs_on_a_partly_evaluated_project(partial_project):
 def test_notebook_shows_the_reporting_outputs_when_they_exist(partial_project, tmp_path):
     """The same project once the reporting pipeline's outputs are there (saved directly: the pipeline itself
     needs every (model, benchmark) pair)."""
+    from openmath_kedro.params import ReportingParams
     from openmath_kedro.pipelines.reporting.nodes import (
         accuracy_chart,
         compare_models,
@@ -278,7 +280,7 @@ def test_notebook_shows_the_reporting_outputs_when_they_exist(partial_project, t
     with project_catalog(root) as (catalog, parameters):
         pairs = list(ANSWERS)
         comparison = compare_models(
-            parameters["reporting"],
+            ReportingParams.model_validate(parameters["reporting"]),
             *(catalog.load(f"evaluation.{model}.{benchmark}.problem_results") for model, benchmark in pairs),
         )
         table, markdown = results_table(

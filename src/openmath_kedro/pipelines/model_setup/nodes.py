@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM
@@ -15,13 +14,12 @@ from openmath_kedro.params import ModelSetupParams
 logger = logging.getLogger(__name__)
 
 
-def build_plain_checkpoint(source: LoadedModel, params: dict[str, Any]) -> LoadedModel:
+def build_plain_checkpoint(source: LoadedModel, settings: ModelSetupParams) -> LoadedModel:
     """Rebuild the model as a plain (unquantized) transformers model in the configured dtype.
 
     A model loaded from GGUF is dequantized but still marked as quantized, and then cannot be saved
     in a form vLLM accepts, nor trained; rebuilding it from its config and state dict fixes both.
     """
-    settings = ModelSetupParams.model_validate(params)
     dtype = getattr(torch, settings.dtype)
     config = copy.deepcopy(source.model.config)
     if hasattr(config, "quantization_config"):

@@ -24,7 +24,6 @@ import importlib.resources
 import inspect
 import json
 import logging
-import os
 import sys
 import typing
 from collections.abc import Callable, Iterable
@@ -39,7 +38,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from openmath_kedro.answers import GRADER_VERSION
 from openmath_kedro.code_interpreter import ENGINE_ERROR
+from openmath_kedro.datasets.atomic_write import atomic_path
 from openmath_kedro.params import PARAMETER_MODELS
+from openmath_kedro.prompts.masking import MASKING_SCHEME
 from openmath_kedro.runs.keys import settings_hash
 
 logger = logging.getLogger(__name__)
@@ -73,11 +74,10 @@ class ProvenanceStore:
         return record.get("key") if record else None
 
     def write(self, name: str, record: dict[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        target = self._file(name)
-        staging = target.with_name(f".{target.name}.{os.getpid()}")
-        staging.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(staging, target)  # a record is whole or absent, even when the run is killed
+        with atomic_path(
+            self._file(name)
+        ) as staging:  # a record is whole or absent, even when the run is killed
+            staging.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 class KeyedDataCatalog(DataCatalog):
@@ -111,7 +111,7 @@ def package_data_version() -> str:
 @functools.cache
 def _package_data_version() -> str:
     prompts = importlib.resources.files("openmath_kedro.prompts")
-    digest = hashlib.sha256(GRADER_VERSION.encode())
+    digest = hashlib.sha256(f"{GRADER_VERSION} masking-{MASKING_SCHEME}".encode())
     for path in sorted(_resource_files(prompts), key=lambda item: item[0]):
         digest.update(path[0].encode())
         digest.update(path[1].read_bytes())

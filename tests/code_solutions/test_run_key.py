@@ -48,3 +48,15 @@ def test_a_served_model_is_named_by_the_engine_settings(tmp_path):
     served = SETTINGS.model_copy(update={"engine": {"kind": "openai", "model": "teacher-70b"}})
     other = SETTINGS.model_copy(update={"engine": {"kind": "openai", "model": "teacher-8b"}})
     assert _key(checkpoint, served) != _key(checkpoint, other)
+
+
+def test_a_new_masking_scheme_re_keys_only_runs_that_show_masked_solutions(tmp_path, monkeypatch):
+    checkpoint = _checkpoint(tmp_path / "teacher", b"weights")
+    masked = SETTINGS.model_copy(
+        update={"benchmarks": {"gsm8k": SETTINGS.benchmarks["gsm8k"].model_copy(
+            update={"prompt": "code_masked_reference_solution"})}}  # fmt: skip
+    )
+    before = {"plain": _key(checkpoint), "masked": _key(checkpoint, masked)}
+    monkeypatch.setattr(nodes, "MASKING_SCHEME", nodes.MASKING_SCHEME + 1)
+    assert _key(checkpoint) == before["plain"]
+    assert _key(checkpoint, masked) != before["masked"]

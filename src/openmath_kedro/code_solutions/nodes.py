@@ -37,6 +37,7 @@ from openmath_kedro.prompts import (
     mask_numbers_heuristically,
     masked_solution_leaks_answer,
 )
+from openmath_kedro.prompts.masking import MASKING_SCHEME
 from openmath_kedro.runs.keys import settings_hash
 from openmath_kedro.runs.resources import shared_engine, shared_sandbox
 
@@ -135,7 +136,9 @@ def run_key(*, settings: GenerationParams, benchmark: str, model: str, prompts: 
             "chunk_size": settings.chunk_size,
             "benchmark": benchmark,
             "solution_prefix": selection.solution_prefix,
-            "masking": settings.masking.model_dump() if _needs_masks(prompts) else None,
+            "masking": {**settings.masking.model_dump(), "scheme": MASKING_SCHEME}
+            if _needs_masks(prompts)
+            else None,
         }
     )
 

@@ -17,6 +17,10 @@ from fractions import Fraction
 # otherwise the commas separate a list (`2,3,5,7`, `2,3,500`) whose items are numbers of their own. Right after
 # `(`, `[` or `\{` one comma separates a pair (`(1,135)`, `[-100,100]`, `\{1,343\}`: all 117 such runs in the
 # GSM8K/MATH train sets are pairs); a list elsewhere that looks like thousands (`n=669,670`) reads as one number.
+# Bumped when the masks change for the same input (2: numbers after commas, leading-dot decimals, unbraced
+# \boxed); generation run keys and output provenance include it, so masked prompts made by an older masker
+# are not reused.
+MASKING_SCHEME = 2
 _PAIR_OPENING = r"(?:(?<=[(\[])|(?<=\\\{)|(?<=[(\[][-+])|(?<=\\\{[-+]))"
 _INTEGER = rf"(?:(?<!\d,)(?!{_PAIR_OPENING}\d{{1,3}},\d{{3}}(?![\d,]))\d{{1,3}}(?:,\d{{3}})+(?!,?\d)|\d+)"
 _NUM = rf"(?:{_INTEGER}(?:\.\d+)?|\.\d+)"  # `.5` too
